@@ -1,0 +1,105 @@
+/// A third party an organisation says it would pass data on to.
+public struct ThirdParty: Sendable, Hashable, Codable {
+    public var name: String
+    public var purpose: String?
+
+    public init(name: String, purpose: String? = nil) {
+        self.name = name
+        self.purpose = purpose
+    }
+}
+
+/// What an organisation asks of a person: keys, purpose and conditions.
+public struct DataRequest: Sendable, Hashable {
+    public enum State: String, Sendable, Hashable, Codable {
+        case pending, granted, refused
+    }
+
+    public var id: RequestID
+    public var organisationID: OrganisationID
+    public var personID: PersonID
+    public var keys: [String]
+    public var purpose: String
+    public var retentionDays: Int
+    public var thirdParties: [ThirdParty]
+    public var durationDays: Int
+    public var reason: String
+    public var state: State
+    public var createdAt: Timestamp
+    public var decidedAt: Timestamp?
+    public var grantID: GrantID?
+
+    public init(
+        id: RequestID, organisationID: OrganisationID, personID: PersonID, keys: [String], purpose: String,
+        retentionDays: Int, thirdParties: [ThirdParty], durationDays: Int, reason: String,
+        state: State, createdAt: Timestamp, decidedAt: Timestamp?, grantID: GrantID?
+    ) {
+        self.id = id
+        self.organisationID = organisationID
+        self.personID = personID
+        self.keys = keys
+        self.purpose = purpose
+        self.retentionDays = retentionDays
+        self.thirdParties = thirdParties
+        self.durationDays = durationDays
+        self.reason = reason
+        self.state = state
+        self.createdAt = createdAt
+        self.decidedAt = decidedAt
+        self.grantID = grantID
+    }
+}
+
+/// A person's decision to let one organisation read some keys, until it expires or is revoked.
+public struct Grant: Sendable, Hashable {
+    public enum Status: String, Sendable, Hashable, Codable {
+        case active, revoked, expired
+    }
+
+    public var id: GrantID
+    public var requestID: RequestID
+    public var organisationID: OrganisationID
+    public var personID: PersonID
+    public var keys: [String]
+    public var purpose: String
+    public var retentionDays: Int
+    public var thirdParties: [ThirdParty]
+    public var createdAt: Timestamp
+    public var expiresAt: Timestamp
+    public var revokedAt: Timestamp?
+
+    public init(
+        id: GrantID, requestID: RequestID, organisationID: OrganisationID, personID: PersonID, keys: [String],
+        purpose: String, retentionDays: Int, thirdParties: [ThirdParty], createdAt: Timestamp,
+        expiresAt: Timestamp, revokedAt: Timestamp?
+    ) {
+        self.id = id
+        self.requestID = requestID
+        self.organisationID = organisationID
+        self.personID = personID
+        self.keys = keys
+        self.purpose = purpose
+        self.retentionDays = retentionDays
+        self.thirdParties = thirdParties
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+    }
+
+    /// The grant's status at an instant: revocation wins over expiry when both happened.
+    public func status(at now: Timestamp) -> Status {
+        if revokedAt != nil { return .revoked }
+        if now >= expiresAt { return .expired }
+        return .active
+    }
+}
+
+/// Limits on what a request may ask for; enforced before anything is stored.
+public enum RequestLimits {
+    public static let maxKeys = 50
+    public static let maxDurationDays = 3650
+    public static let maxRetentionDays = 3650
+    public static let maxThirdParties = 20
+    public static let maxReasonLength = 1000
+    public static let maxNameLength = 200
+}

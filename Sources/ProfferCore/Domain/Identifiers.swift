@@ -1,0 +1,56 @@
+import Foundation
+
+/// A typed identifier: a short prefix naming the kind of thing, then a random UUID,
+/// so an id pasted in the wrong place is recognised as such instead of silently not found.
+public struct Identifier<Tag: IdentifierTag>: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// Accepts only well-formed identifiers of this kind.
+    public init?(_ rawValue: String) {
+        let prefix = Tag.prefix + "_"
+        guard rawValue.hasPrefix(prefix), rawValue.count == prefix.count + 36,
+              UUID(uuidString: String(rawValue.dropFirst(prefix.count))) != nil,
+              rawValue == rawValue.lowercased()
+        else { return nil }
+        self.rawValue = rawValue
+    }
+
+    /// Reconstructs an identifier read back from storage.
+    public init(trusted rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    public static func generate() -> Self {
+        Self(trusted: Tag.prefix + "_" + UUID().uuidString.lowercased())
+    }
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let raw = try container.decode(String.self)
+        guard let value = Self(raw) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a valid \(Tag.prefix)_ identifier")
+        }
+        self = value
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+public protocol IdentifierTag: Sendable { static var prefix: String { get } }
+
+public enum PersonTag: IdentifierTag { public static let prefix = "per" }
+public enum OrganisationTag: IdentifierTag { public static let prefix = "org" }
+public enum RequestTag: IdentifierTag { public static let prefix = "req" }
+public enum GrantTag: IdentifierTag { public static let prefix = "grt" }
+public enum TokenTag: IdentifierTag { public static let prefix = "tok" }
+
+public typealias PersonID = Identifier<PersonTag>
+public typealias OrganisationID = Identifier<OrganisationTag>
+public typealias RequestID = Identifier<RequestTag>
+public typealias GrantID = Identifier<GrantTag>
+public typealias TokenID = Identifier<TokenTag>

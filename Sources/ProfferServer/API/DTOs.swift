@@ -1,0 +1,220 @@
+import Foundation
+import ProfferCore
+
+// The JSON shapes the API answers with. The OpenAPI document describes exactly these.
+
+struct PersonDTO: Codable, Sendable {
+    var id: String
+    var handle: String
+    var email: String
+    var createdAt: Timestamp
+
+    init(_ person: Person) {
+        id = person.id.rawValue
+        handle = person.handle
+        email = person.email
+        createdAt = person.createdAt
+    }
+}
+
+struct SessionDTO: Codable, Sendable {
+    var token: String
+    var tokenType = "Bearer"
+    var expiresAt: Timestamp
+    var person: PersonDTO
+}
+
+struct PersonalTokenDTO: Codable, Sendable {
+    var id: String
+    var name: String
+    var createdAt: Timestamp
+    var expiresAt: Timestamp?
+    var revokedAt: Timestamp?
+    /// Present only in the answer that creates the token.
+    var token: String?
+
+    init(_ token: PersonToken, secret: String? = nil) {
+        id = token.id.rawValue
+        name = token.name
+        createdAt = token.createdAt
+        expiresAt = token.expiresAt
+        revokedAt = token.revokedAt
+        self.token = secret
+    }
+}
+
+struct RecordDTO: Codable, Sendable {
+    var key: String
+    var value: JSONValue
+    var version: Int64
+    var updatedAt: Timestamp
+}
+
+struct RecordVersionDTO: Codable, Sendable {
+    var version: Int64
+    /// Absent for a deletion.
+    var value: JSONValue?
+    var deleted: Bool
+    var changedAt: Timestamp
+}
+
+struct OrganisationSummaryDTO: Codable, Sendable {
+    var id: String
+    var name: String
+    var domain: String
+    var verified: Bool
+
+    init(_ organisation: Organisation) {
+        id = organisation.id.rawValue
+        name = organisation.name
+        domain = organisation.domain
+        verified = organisation.verified
+    }
+}
+
+struct OrganisationDTO: Codable, Sendable {
+    var id: String
+    var name: String
+    var domain: String
+    var verified: Bool
+    var clientId: String
+    var createdAt: Timestamp
+    /// Present only when the secret was just created or rotated.
+    var clientSecret: String?
+
+    init(_ organisation: Organisation, secret: String? = nil) {
+        id = organisation.id.rawValue
+        name = organisation.name
+        domain = organisation.domain
+        verified = organisation.verified
+        clientId = organisation.clientID
+        createdAt = organisation.createdAt
+        clientSecret = secret
+    }
+}
+
+struct RequestDTO: Codable, Sendable {
+    var id: String
+    var organisation: OrganisationSummaryDTO
+    var person: String
+    var keys: [String]
+    var purpose: String
+    var retentionDays: Int
+    var thirdParties: [ThirdParty]
+    var durationDays: Int
+    var reason: String
+    var state: DataRequest.State
+    var createdAt: Timestamp
+    var decidedAt: Timestamp?
+    var grantId: String?
+
+    init(_ request: DataRequest, organisation: Organisation, personHandle: String) {
+        id = request.id.rawValue
+        self.organisation = OrganisationSummaryDTO(organisation)
+        person = personHandle
+        keys = request.keys
+        purpose = request.purpose
+        retentionDays = request.retentionDays
+        thirdParties = request.thirdParties
+        durationDays = request.durationDays
+        reason = request.reason
+        state = request.state
+        createdAt = request.createdAt
+        decidedAt = request.decidedAt
+        grantId = request.grantID?.rawValue
+    }
+}
+
+struct GrantDTO: Codable, Sendable {
+    var id: String
+    var requestId: String
+    var organisation: OrganisationSummaryDTO
+    var person: String
+    var keys: [String]
+    var purpose: String
+    var retentionDays: Int
+    var thirdParties: [ThirdParty]
+    var status: Grant.Status
+    var createdAt: Timestamp
+    var expiresAt: Timestamp
+    var revokedAt: Timestamp?
+
+    init(_ grant: Grant, organisation: Organisation, personHandle: String, now: Timestamp = .now()) {
+        id = grant.id.rawValue
+        requestId = grant.requestID.rawValue
+        self.organisation = OrganisationSummaryDTO(organisation)
+        person = personHandle
+        keys = grant.keys
+        purpose = grant.purpose
+        retentionDays = grant.retentionDays
+        thirdParties = grant.thirdParties
+        status = grant.status(at: now)
+        createdAt = grant.createdAt
+        expiresAt = grant.expiresAt
+        revokedAt = grant.revokedAt
+    }
+}
+
+struct DisclosureDTO: Codable, Sendable {
+    var grantId: String
+    var person: String
+    var purpose: String
+    var disclosedAt: Timestamp
+    var expiresAt: Timestamp
+    var records: [DisclosedRecordDTO]
+    /// Granted keys the person has no value for.
+    var missing: [String]
+}
+
+struct DisclosedRecordDTO: Codable, Sendable {
+    var key: String
+    var value: JSONValue
+    var updatedAt: Timestamp
+}
+
+struct AuditEntryDTO: Codable, Sendable {
+    var sequence: Int64
+    var kind: String
+    var actor: String
+    var organisation: String?
+    var request: String?
+    var grant: String?
+    var keys: [String]
+    var note: String?
+    var at: Timestamp
+    var previousHash: String
+    var hash: String
+
+    init(_ entry: AuditEntry) {
+        sequence = entry.sequence
+        kind = entry.kind.rawValue
+        actor = entry.actor
+        organisation = entry.organisationID?.rawValue
+        request = entry.requestID?.rawValue
+        grant = entry.grantID?.rawValue
+        keys = entry.keys
+        note = entry.note
+        at = entry.at
+        previousHash = entry.previousHash
+        hash = entry.hash
+    }
+}
+
+struct AuditPageDTO: Codable, Sendable {
+    var person: String
+    /// The person's id, which every entry's hash binds; needed to verify the chain offline.
+    var personId: String
+    var entries: [AuditEntryDTO]
+    /// Pass as `after` to get the next page; absent on the last page.
+    var nextAfter: Int64?
+    var head: AuditHeadDTO
+}
+
+struct AuditHeadDTO: Codable, Sendable {
+    var sequence: Int64
+    var hash: String
+}
+
+struct ListDTO<Item: Encodable & Sendable>: Encodable, Sendable {
+    var items: [Item]
+}

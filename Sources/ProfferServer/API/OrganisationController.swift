@@ -1,0 +1,200 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ProfferCore
+import ProfferStorage
+
+/// The organisation's API: ask people for data, follow requests and grants, and read granted data.
+struct OrganisationController: Sendable {
+    let services: Services
+
+    struct NewRequest: RequestBody {
+        var person: String
+        var keys: [String]
+        var purpose: String
+        var retentionDays: Int
+        var thirdParties: [ThirdParty]
+        var durationDays: Int
+        var reason: String
+        static let fields: Set<String> = ["person", "keys", "purpose", "retentionDays", "thirdParties", "durationDays", "reason"]
+
+        static func checkShape(_ object: [String: JSONValue]) -> [FieldError] {
+            guard case .array(let parties)? = object["thirdParties"] else { return [] }
+            var errors: [FieldError] = []
+            for (index, party) in parties.enumerated() {
+                guard case .object(let members) = party else { continue }
+                for key in members.keys.sorted() where key != "name" && key != "purpose" {
+                    errors.append(FieldError(pointer: "/thirdParties/\(index)/\(JSONPointer.escape(key))", detail: "unknown field; allowed fields are name, purpose"))
+                }
+            }
+            return errors
+        }
+    }
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/v1/organisation", use: whoAmI)
+        router.post("/v1/requests", use: createRequest)
+        router.get("/v1/requests", use: listRequests)
+        router.get("/v1/requests/{requestId}", use: getRequest)
+        router.get("/v1/grants", use: listGrants)
+        router.get("/v1/grants/{grantId}", use: getGrant)
+        router.get("/v1/grants/{grantId}/data", use: readData)
+    }
+
+    func organisation(_ identity: Authenticator.OrganisationIdentity) async throws -> Organisation {
+        guard let organisation = try await services.store.organisation(id: identity.organisationID) else {
+            throw Problem.unauthorized("the organisation of this access token no longer exists")
+        }
+        return organisation
+    }
+
+    @Sendable func whoAmI(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<OrganisationSummaryDTO> {
+        let identity = try await services.auth.organisation(request)
+        return JSONResponse(OrganisationSummaryDTO(try await organisation(identity)))
+    }
+
+    @Sendable func createRequest(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<RequestDTO> {
+        let identity = try await services.auth.organisation(request)
+        try identity.require(.requestsWrite)
+        let body = try await request.decodeBody(NewRequest.self, context: context)
+        try validate(body)
+        guard let person = try await services.store.person(handle: body.person) else {
+            throw Problem.validation(ValidationFailure(pointer: "/person", detail: "no person has the handle \"\(body.person.prefix(40))\""))
+        }
+        let dataRequest = DataRequest(
+            id: .generate(), organisationID: identity.organisationID, personID: person.id, keys: body.keys,
+            purpose: body.purpose, retentionDays: body.retentionDays,
+            thirdParties: body.thirdParties.map { ThirdParty(name: $0.name.trimmingCharacters(in: .whitespaces), purpose: $0.purpose) },
+            durationDays: body.durationDays, reason: body.reason, state: .pending, createdAt: .now(), decidedAt: nil, grantID: nil
+        )
+        try await services.store.createRequest(dataRequest)
+        return JSONResponse(RequestDTO(dataRequest, organisation: try await organisation(identity), personHandle: person.handle),
+                            status: .created, headers: [.location: "/v1/requests/\(dataRequest.id)"])
+    }
+
+    func validate(_ body: NewRequest) throws {
+        var errors: [FieldError] = []
+        if body.person.isEmpty || body.person.count > 32 {
+            errors.append(FieldError(pointer: "/person", detail: "must be a person's handle (3 to 32 characters)"))
+        }
+        if body.keys.isEmpty || body.keys.count > RequestLimits.maxKeys {
+            errors.append(FieldError(pointer: "/keys", detail: "must list 1 to \(RequestLimits.maxKeys) catalogue keys"))
+        }
+        if Set(body.keys).count != body.keys.count {
+            errors.append(FieldError(pointer: "/keys", detail: "lists a key more than once"))
+        }
+        for (index, key) in body.keys.enumerated() where !services.catalogue.contains(key) {
+            errors.append(FieldError(pointer: "/keys/\(index)", detail: "\"\(key.prefix(60))\" is not a key in the catalogue (GET /v1/catalogue)"))
+        }
+        if services.purposes.purpose(body.purpose) == nil {
+            errors.append(FieldError(pointer: "/purpose", detail: "\"\(body.purpose.prefix(60))\" is not a known purpose (GET /v1/purposes)"))
+        }
+        if !(1...RequestLimits.maxRetentionDays).contains(body.retentionDays) {
+            errors.append(FieldError(pointer: "/retentionDays", detail: "must be from 1 to \(RequestLimits.maxRetentionDays)"))
+        }
+        if !(1...RequestLimits.maxDurationDays).contains(body.durationDays) {
+            errors.append(FieldError(pointer: "/durationDays", detail: "must be from 1 to \(RequestLimits.maxDurationDays)"))
+        }
+        let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        if reason.isEmpty || reason.count > RequestLimits.maxReasonLength {
+            errors.append(FieldError(pointer: "/reason", detail: "must be 1 to \(RequestLimits.maxReasonLength) characters saying why you need the data"))
+        }
+        if body.thirdParties.count > RequestLimits.maxThirdParties {
+            errors.append(FieldError(pointer: "/thirdParties", detail: "must list at most \(RequestLimits.maxThirdParties) third parties"))
+        }
+        for (index, party) in body.thirdParties.enumerated() {
+            let name = party.name.trimmingCharacters(in: .whitespaces)
+            if name.isEmpty || name.count > RequestLimits.maxNameLength {
+                errors.append(FieldError(pointer: "/thirdParties/\(index)/name", detail: "must be 1 to \(RequestLimits.maxNameLength) characters"))
+            }
+            if let purpose = party.purpose, purpose.count > RequestLimits.maxReasonLength {
+                errors.append(FieldError(pointer: "/thirdParties/\(index)/purpose", detail: "must be at most \(RequestLimits.maxReasonLength) characters"))
+            }
+        }
+        if !errors.isEmpty { throw Problem.validation(ValidationFailure(errors)) }
+    }
+
+    @Sendable func listRequests(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ListDTO<RequestDTO>> {
+        let identity = try await services.auth.organisation(request)
+        try identity.require(.requestsRead)
+        let requests = try await services.store.requests(
+            of: .organisation(identity.organisationID), state: try PersonDecisionController.stateFilter(request),
+            limit: try request.queryInt("limit", default: 50, range: 1...200), offset: try request.queryInt("offset", default: 0, range: 0...1_000_000))
+        return JSONResponse(ListDTO(items: try await services.requestDTOs(requests)))
+    }
+
+    @Sendable func getRequest(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<RequestDTO> {
+        let identity = try await services.auth.organisation(request)
+        try identity.require(.requestsRead)
+        let id = try request.identifier("requestId", context: context, as: RequestID.self)
+        guard let found = try await services.store.request(id: id), found.organisationID == identity.organisationID else {
+            throw Problem.notFound("your organisation has no request \(id)")
+        }
+        return JSONResponse(try await services.requestDTOs([found])[0])
+    }
+
+    @Sendable func listGrants(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ListDTO<GrantDTO>> {
+        let identity = try await services.auth.organisation(request)
+        try identity.require(.grantsRead)
+        let grants = try await services.store.grants(
+            of: .organisation(identity.organisationID), limit: try request.queryInt("limit", default: 50, range: 1...200),
+            offset: try request.queryInt("offset", default: 0, range: 0...1_000_000))
+        return JSONResponse(ListDTO(items: try await services.grantDTOs(grants)))
+    }
+
+    func ownGrant(_ request: Request, context: AppRequestContext, identity: Authenticator.OrganisationIdentity) async throws -> Grant {
+        let id = try request.identifier("grantId", context: context, as: GrantID.self)
+        guard let grant = try await services.store.grant(id: id), grant.organisationID == identity.organisationID else {
+            throw Problem.notFound("your organisation has no grant \(id)")
+        }
+        return grant
+    }
+
+    @Sendable func getGrant(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<GrantDTO> {
+        let identity = try await services.auth.organisation(request)
+        try identity.require(.grantsRead)
+        return JSONResponse(try await services.grantDTOs([try await ownGrant(request, context: context, identity: identity)])[0])
+    }
+
+    /// The disclosure: only the granted keys, only while the grant is active, and only after the
+    /// disclosure's audit entry is durably committed.
+    @Sendable func readData(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<DisclosureDTO> {
+        let identity = try await services.auth.organisation(request)
+        try identity.require(.dataRead)
+        let grant = try await ownGrant(request, context: context, identity: identity)
+        let now = Timestamp.now()
+        let status = grant.status(at: now)
+        guard status == .active else {
+            throw DomainError.grantNotActive(grantID: grant.id, status: status, since: grant.revokedAt ?? grant.expiresAt)
+        }
+        var keys = grant.keys
+        if let subset = request.uri.queryParameters["keys"] {
+            let asked = subset.split(separator: ",").map(String.init)
+            if let outside = asked.first(where: { !grant.keys.contains($0) }) {
+                throw Problem.forbidden("\(outside.prefix(80)) is not covered by grant \(grant.id); it covers \(grant.keys.joined(separator: ", "))")
+            }
+            keys = grant.keys.filter(asked.contains)
+        }
+        guard let person = try await services.store.person(id: grant.personID) else { throw Problem.notFound("your organisation has no grant \(grant.id)") }
+        let dataKey = try services.vault.dataKey(for: person)
+        let sealed = try await services.store.records(person: person.id, keys: keys)
+        let records = try sealed.compactMap { record in
+            try services.vault.open(record, with: dataKey).map { DisclosedRecordDTO(key: record.key, value: $0, updatedAt: record.changedAt) }
+        }
+        let disclosedKeys = records.map(\.key)
+        do {
+            _ = try await services.store.recordDisclosure(grant: grant.id, organisation: identity.organisationID, keys: disclosedKeys, at: now)
+        } catch let error as DomainError {
+            throw error
+        } catch {
+            context.logger.error("audit write failed; disclosure withheld", metadata: ["error.type": "\(type(of: error))"])
+            throw Problem(.serviceUnavailable, "audit-unavailable", title: "Disclosure withheld",
+                          detail: "the disclosure could not be recorded in the person's audit log, so no data was sent; retry later",
+                          headers: [.retryAfter: "1"])
+        }
+        return JSONResponse(DisclosureDTO(grantId: grant.id.rawValue, person: person.handle, purpose: grant.purpose, disclosedAt: now,
+                                          expiresAt: grant.expiresAt, records: records,
+                                          missing: keys.filter { !disclosedKeys.contains($0) }))
+    }
+}

@@ -1,0 +1,63 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+import ProfferCore
+import ProfferStorage
+
+/// A built Proffer server: the Hummingbird application plus what operators and tests need to reach it.
+public struct ProfferRuntime: Sendable {
+    public let application: Application<RouterResponder<AppRequestContext>>
+    public let store: ProfferStore
+    public let keys: KeyMaterial
+    public let configuration: ServerConfiguration
+    let services: Services
+}
+
+/// Builds the server on an opened store. Key material is loaded from configuration or the data directory.
+public func buildApplication(
+    configuration: ServerConfiguration, store: ProfferStore, logger: Logger
+) async throws -> ProfferRuntime {
+    let keys = try KeyMaterial.load(configuration: configuration)
+    let accessTokens = try await AccessTokens(signingKey: keys.signingKey, issuer: configuration.issuer,
+                                              lifetimeSeconds: configuration.accessTokenLifetimeSeconds)
+    let services = Services(
+        store: store,
+        vault: RecordVault(masterKey: keys.masterKey),
+        auth: Authenticator(store: store, accessTokens: accessTokens, adminTokenDigest: Data(SHA256.hash(data: Data(keys.adminToken.utf8)))),
+        passwords: PasswordHasher(cost: configuration.bcryptCost),
+        accessTokens: accessTokens,
+        configuration: configuration
+    )
+    let router = buildRouter(services: services, openAPIDocument: try OpenAPIDocument.load())
+    let application = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Proffer"),
+        logger: logger
+    )
+    return ProfferRuntime(application: application, store: store, keys: keys, configuration: configuration, services: services)
+}
+
+func buildRouter(services: Services, openAPIDocument: ByteBuffer) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: ProblemMiddleware())
+    PublicController(services: services, openAPIDocument: openAPIDocument).addRoutes(to: router)
+    AccountController(services: services).addRoutes(to: router)
+    RecordController(services: services).addRoutes(to: router)
+    PersonDecisionController(services: services).addRoutes(to: router)
+    AdminController(services: services).addRoutes(to: router)
+    OAuthController(services: services).addRoutes(to: router)
+    OrganisationController(services: services).addRoutes(to: router)
+    return router
+}
+
+/// The OpenAPI 3.1 document shipped with the server and served at `/openapi.json`.
+public enum OpenAPIDocument {
+    public static func load() throws -> ByteBuffer {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
+              let data = FileManager.default.contents(atPath: url.path)
+        else { throw ConfigurationError("the bundled openapi.json is missing") }
+        return ByteBuffer(bytes: data)
+    }
+}

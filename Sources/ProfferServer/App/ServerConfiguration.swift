@@ -1,0 +1,33 @@
+import Foundation
+import Logging
+import ProfferStorage
+
+/// Everything the server needs to start, resolved from flags and environment by the `proffer` command.
+public struct ServerConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// Holds the SQLite file and generated key files.
+    public var dataDirectory: String = "./data"
+    /// Nil means the SQLite file `proffer.sqlite` in the data directory.
+    public var database: DatabaseLocation?
+    /// The operator's admin bearer token; generated into the data directory when nil.
+    public var adminToken: String?
+    /// Base64 of 32 bytes; generated into the data directory when nil.
+    public var masterKey: String?
+    /// The externally visible base URL, used as the JWT issuer.
+    public var publicURL: String?
+    public var sqliteSynchronous: SQLiteSynchronous = .normal
+    public var maxBodyBytes: Int = 64 * 1024
+    public var accessTokenLifetimeSeconds: Int = 900
+    public var sessionLifetimeSeconds: Int = 7 * 86_400
+    public var bcryptCost: UInt8 = 11
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    public var resolvedDatabase: DatabaseLocation {
+        database ?? .sqlite(path: URL(fileURLWithPath: dataDirectory).appendingPathComponent("proffer.sqlite").path)
+    }
+
+    public var issuer: String { publicURL ?? "http://\(host):\(port)" }
+}

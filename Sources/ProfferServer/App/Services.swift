@@ -1,0 +1,65 @@
+import Foundation
+import ProfferCore
+import ProfferStorage
+
+/// What every controller works with, built once at start-up.
+struct Services: Sendable {
+    let store: ProfferStore
+    let vault: RecordVault
+    let auth: Authenticator
+    let passwords: PasswordHasher
+    let accessTokens: AccessTokens
+    let configuration: ServerConfiguration
+    let catalogue = Catalogue.standard
+    let purposes = PurposeTaxonomy.standard
+
+    /// Opens a session for a person who has just signed up or in.
+    func startSession(for person: Person, now: Timestamp) async throws -> SessionDTO {
+        let secret = SecretToken.generate(prefix: "ses")
+        let expires = now.adding(seconds: configuration.sessionLifetimeSeconds)
+        let token = PersonToken(id: .generate(), personID: person.id, kind: .session, name: "session", createdAt: now, expiresAt: expires, revokedAt: nil)
+        try await store.createToken(token, digest: SecretToken.digest(secret))
+        return SessionDTO(token: secret, expiresAt: expires, person: PersonDTO(person))
+    }
+
+    /// Organisations by id for a list of answers (each looked up once).
+    func organisations(_ ids: some Sequence<OrganisationID>) async throws -> [OrganisationID: Organisation] {
+        var found: [OrganisationID: Organisation] = [:]
+        for id in Set(ids) where found[id] == nil {
+            if let organisation = try await store.organisation(id: id) { found[id] = organisation }
+        }
+        return found
+    }
+
+    /// People's handles by id for a list of answers.
+    func handles(_ ids: some Sequence<PersonID>) async throws -> [PersonID: String] {
+        var found: [PersonID: String] = [:]
+        for id in Set(ids) where found[id] == nil {
+            if let person = try await store.person(id: id) { found[id] = person.handle }
+        }
+        return found
+    }
+
+    func requestDTOs(_ requests: [DataRequest]) async throws -> [RequestDTO] {
+        let organisations = try await organisations(requests.map(\.organisationID))
+        let handles = try await handles(requests.map(\.personID))
+        return try requests.map { request in
+            guard let organisation = organisations[request.organisationID], let handle = handles[request.personID] else {
+                throw StorageError.corrupt("a request refers to a missing party")
+            }
+            return RequestDTO(request, organisation: organisation, personHandle: handle)
+        }
+    }
+
+    func grantDTOs(_ grants: [Grant]) async throws -> [GrantDTO] {
+        let organisations = try await organisations(grants.map(\.organisationID))
+        let handles = try await handles(grants.map(\.personID))
+        let now = Timestamp.now()
+        return try grants.map { grant in
+            guard let organisation = organisations[grant.organisationID], let handle = handles[grant.personID] else {
+                throw StorageError.corrupt("a grant refers to a missing party")
+            }
+            return GrantDTO(grant, organisation: organisation, personHandle: handle, now: now)
+        }
+    }
+}

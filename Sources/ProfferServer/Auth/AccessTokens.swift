@@ -1,0 +1,107 @@
+import Crypto
+import Foundation
+import JWTKit
+import ProfferCore
+import Synchronization
+
+/// The scopes an organisation's access token may carry.
+enum OrganisationScope: String, CaseIterable, Sendable {
+    case requestsWrite = "requests:write"
+    case requestsRead = "requests:read"
+    case grantsRead = "grants:read"
+    case dataRead = "data:read"
+
+    static var all: String { allCases.map(\.rawValue).joined(separator: " ") }
+}
+
+/// RFC 9068 JWT access token claims for an organisation.
+struct AccessTokenClaims: JWTPayload, Equatable {
+    var iss: IssuerClaim
+    var sub: SubjectClaim
+    var aud: AudienceClaim
+    var exp: ExpirationClaim
+    var iat: IssuedAtClaim
+    var jti: IDClaim
+    var client_id: String
+    var scope: String
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+    }
+
+    var scopes: Set<String> { Set(scope.split(separator: " ").map(String.init)) }
+}
+
+/// Issues and verifies organisations' access tokens: EdDSA-signed JWTs whose public key is published in
+/// the JWKS. A verified token is cached (by its SHA-256) until it expires, so the hot path pays for one
+/// signature check per token, not per request.
+final class AccessTokens: Sendable {
+    let keys: JWTKeyCollection
+    let kid: String
+    let publicKey: Curve25519.Signing.PublicKey
+    let issuer: String
+    let lifetimeSeconds: Int
+    private let cache = Mutex<[Data: AccessTokenClaims]>([:])
+
+    static let audience = "proffer-api"
+
+    init(signingKey: Curve25519.Signing.PrivateKey, issuer: String, lifetimeSeconds: Int) async throws {
+        let publicKey = signingKey.publicKey
+        let kid = Data(SHA256.hash(data: publicKey.rawRepresentation)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let keys = JWTKeyCollection()
+        await keys.add(eddsa: EdDSA.PrivateKey(backing: signingKey), kid: JWKIdentifier(string: kid))
+        self.keys = keys
+        self.kid = kid
+        self.publicKey = publicKey
+        self.issuer = issuer
+        self.lifetimeSeconds = lifetimeSeconds
+    }
+
+    func issue(for organisation: Organisation, scope: String, now: Date = Date()) async throws -> String {
+        let claims = AccessTokenClaims(
+            iss: IssuerClaim(value: issuer),
+            sub: SubjectClaim(value: organisation.id.rawValue),
+            aud: AudienceClaim(value: [Self.audience]),
+            exp: ExpirationClaim(value: now.addingTimeInterval(TimeInterval(lifetimeSeconds))),
+            iat: IssuedAtClaim(value: now),
+            jti: IDClaim(value: UUID().uuidString.lowercased()),
+            client_id: organisation.clientID,
+            scope: scope
+        )
+        var header = JWTHeader()
+        header.typ = "at+jwt"
+        return try await keys.sign(claims, kid: JWKIdentifier(string: kid), header: header)
+    }
+
+    /// The claims of a valid, unexpired token issued by this server, or nil.
+    func verify(_ token: String, now: Date = Date()) async -> AccessTokenClaims? {
+        let digest = Data(SHA256.hash(data: Data(token.utf8)))
+        if let cached = cache.withLock({ $0[digest] }) {
+            return cached.exp.value > now ? cached : nil
+        }
+        guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self),
+              claims.iss.value == issuer, claims.aud.value.contains(Self.audience)
+        else { return nil }
+        cache.withLock { entries in
+            if entries.count > 50_000 { entries = entries.filter { $0.value.exp.value > now } }
+            entries[digest] = claims
+        }
+        return claims
+    }
+
+    /// The JWKS document (RFC 7517) with the public signing key.
+    var jwks: JWKSDocument {
+        JWKSDocument(keys: [JWKDocument(kty: "OKP", crv: "Ed25519", x: publicKey.rawRepresentation.base64URLEncodedString(),
+                                        kid: kid, alg: "EdDSA", use: "sig")])
+    }
+}
+
+struct JWKSDocument: Codable, Sendable { var keys: [JWKDocument] }
+struct JWKDocument: Codable, Sendable {
+    var kty: String
+    var crv: String
+    var x: String
+    var kid: String
+    var alg: String
+    var use: String
+}

@@ -1,0 +1,115 @@
+import Foundation
+import ProfferCore
+import ProfferStorage
+
+/// Credentials of the seeded demo, written to a file for scripts and printed for people.
+public struct DemoCredentials: Codable, Sendable {
+    public struct DemoPerson: Codable, Sendable {
+        public var handle: String
+        public var email: String
+        public var password: String
+        public var token: String
+    }
+
+    public struct DemoOrganisation: Codable, Sendable {
+        public var id: String
+        public var name: String
+        public var client_id: String
+        public var client_secret: String
+    }
+
+    public var base_url: String
+    public var admin_token: String
+    public var people: [DemoPerson]
+    public var organisations: [DemoOrganisation]
+    /// The granted request's grant, for the first curl lines to try.
+    public var example_grant_id: String?
+    public var example_pending_request_id: String?
+}
+
+extension ProfferRuntime {
+    /// Seeds example people, records, organisations, requests and grants through the same services the API uses.
+    public func seedDemo(baseURL: String) async throws -> DemoCredentials {
+        let services = self.services
+        let now = Timestamp.now()
+        let peopleSeed: [(handle: String, email: String, records: [(String, JSONValue)])] = [
+            ("alice", "alice@example.org", [
+                ("identity.name.full", .string("Alice Example")),
+                ("identity.birthdate", .string("1990-04-12")),
+                ("contact.email", .string("alice@example.org")),
+                ("contact.phone.mobile", .string("+447700900123")),
+                ("address.home", .object(["lines": .array([.string("1 High Street")]), "locality": .string("Bristol"),
+                                          "postalCode": .string("BS1 1AA"), "country": .string("GB")])),
+                ("finance.income.annual", .object(["amount": .integer(4_200_000), "currency": .string("GBP")])),
+            ]),
+            ("bob", "bob@example.org", [
+                ("identity.name.full", .string("Bob Example")),
+                ("contact.email", .string("bob@example.org")),
+                ("education.qualification", .object(["title": .string("BSc Computer Science"), "institution": .string("Example College"),
+                                                     "awardedOn": .string("2019-07-01"), "level": .string("bachelor")])),
+            ]),
+            ("carol", "carol@example.org", [
+                ("identity.name.full", .string("Carol Example")),
+                ("contact.email", .string("carol@example.org")),
+            ]),
+        ]
+        var people: [DemoCredentials.DemoPerson] = []
+        var personIDs: [String: PersonID] = [:]
+        for seed in peopleSeed {
+            let password = "demo-password-\(seed.handle)"
+            let id = PersonID.generate()
+            let (dataKey, wrapped) = try services.vault.masterKey.newDataKey(for: id)
+            let person = Person(id: id, handle: seed.handle, email: seed.email, passwordHash: try await services.passwords.hash(password),
+                                wrappedDataKey: wrapped, createdAt: now)
+            try await services.store.createPerson(person)
+            for (key, value) in seed.records {
+                guard let entry = services.catalogue.entry(for: key) else { continue }
+                let valid = try entry.validate(value)
+                let vault = services.vault
+                _ = try await services.store.putRecord(person: id, key: key, at: now) { version in
+                    try vault.seal(valid, key: key, version: version, with: dataKey)
+                }
+            }
+            let session = try await services.startSession(for: person, now: now)
+            people.append(.init(handle: seed.handle, email: seed.email, password: password, token: session.token))
+            personIDs[seed.handle] = id
+        }
+
+        let registry = OrganisationRegistry(store: services.store)
+        var organisations: [DemoCredentials.DemoOrganisation] = []
+        var organisationIDs: [String: OrganisationID] = [:]
+        for (name, domain, verified) in [("Northwind Bank", "northwind-bank.example", true), ("Acme Insurance", "acme-insurance.example", false),
+                                         ("Example College", "college.example", true)] {
+            let (organisation, secret) = try await registry.register(name: name, domain: domain, verified: verified)
+            organisations.append(.init(id: organisation.id.rawValue, name: name, client_id: organisation.clientID, client_secret: secret))
+            organisationIDs[domain] = organisation.id
+        }
+
+        func ask(_ domain: String, _ handle: String, _ keys: [String], _ purpose: String, thirdParties: [ThirdParty] = [], reason: String) async throws -> DataRequest {
+            guard let organisationID = organisationIDs[domain], let personID = personIDs[handle] else { throw DomainError.notFound(what: "demo party", id: domain) }
+            let request = DataRequest(id: .generate(), organisationID: organisationID, personID: personID, keys: keys, purpose: purpose,
+                                      retentionDays: 365, thirdParties: thirdParties, durationDays: 90, reason: reason,
+                                      state: .pending, createdAt: now, decidedAt: nil, grantID: nil)
+            try await services.store.createRequest(request)
+            return request
+        }
+        let mortgage = try await ask("northwind-bank.example", "alice", ["identity.name.full", "contact.email", "address.home", "finance.income.annual"],
+                                     "CreditChecking", reason: "To assess your mortgage application.")
+        guard let alice = personIDs["alice"], let bob = personIDs["bob"], let carol = personIDs["carol"] else { throw DomainError.notFound(what: "demo person", id: "alice") }
+        let grant = try await services.store.grantRequest(mortgage.id, by: alice, keys: mortgage.keys, expiresAt: now.adding(days: 90), at: now)
+        let partial = try await ask("college.example", "alice", ["identity.name.full", "identity.birthdate", "contact.phone.mobile"],
+                                    "IdentityVerification", reason: "To confirm your identity before enrolment.")
+        _ = try await services.store.grantRequest(partial.id, by: alice, keys: ["identity.name.full"], expiresAt: now.adding(days: 30), at: now)
+        let pending = try await ask("acme-insurance.example", "alice", ["contact.email", "identity.birthdate"], "DirectMarketing",
+                                    thirdParties: [ThirdParty(name: "Acme Partners Ltd", purpose: "co-marketing")],
+                                    reason: "To send you quotes and offers from us and our partners.")
+        _ = try await ask("college.example", "bob", ["education.qualification", "contact.email"], "EducationalTraining",
+                          reason: "To confirm your degree for our master's programme.")
+        let refused = try await ask("acme-insurance.example", "carol", ["contact.email"], "Marketing", reason: "Newsletter.")
+        _ = try await services.store.refuseRequest(refused.id, by: carol, note: "not interested", at: now)
+        _ = bob
+
+        return DemoCredentials(base_url: baseURL, admin_token: keys.adminToken, people: people, organisations: organisations,
+                               example_grant_id: grant.id.rawValue, example_pending_request_id: pending.id.rawValue)
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ProfferCore
+
+/// An RFC 9457 problem answer. Every error the API returns is one of these.
+public struct Problem: Error, HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    /// Short stable slug naming the kind of problem; the `type` URI is built from it.
+    public var slug: String
+    public var title: String
+    public var detail: String
+    public var errors: [FieldError]
+    /// Extension members (RFC 9457 §3.2), e.g. `since` for a revoked grant or OAuth's `error`.
+    public var extensions: [String: String]
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, _ slug: String, title: String, detail: String,
+                errors: [FieldError] = [], extensions: [String: String] = [:], headers: HTTPFields = [:]) {
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.extensions = extensions
+        self.headers = headers
+    }
+
+    public static let typeBase = "https://proffer.dev/problems/"
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response()
+    }
+
+    public func response() -> Response {
+        var body: [String: JSONValue] = [
+            "type": .string(Self.typeBase + slug),
+            "title": .string(title),
+            "status": .integer(Int64(status.code)),
+            "detail": .string(detail),
+        ]
+        if !errors.isEmpty {
+            body["errors"] = .array(errors.map { .object(["pointer": .string($0.pointer), "detail": .string($0.detail)]) })
+        }
+        for (key, value) in extensions { body[key] = .string(value) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(JSONValue.object(body))) ?? Data("{}".utf8)
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        fields[.cacheControl] = "no-store"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+extension Problem {
+    static func badRequest(_ detail: String, errors: [FieldError] = []) -> Problem {
+        Problem(.badRequest, "bad-request", title: "The request is malformed", detail: detail, errors: errors)
+    }
+
+    static func validation(_ failure: ValidationFailure) -> Problem {
+        let summary = failure.errors.count == 1
+            ? "\(failure.errors[0].pointer): \(failure.errors[0].detail)"
+            : "\(failure.errors.count) fields are invalid: " + failure.errors.map { "\($0.pointer): \($0.detail)" }.joined(separator: "; ")
+        return Problem(.unprocessableContent, "validation", title: "The request failed validation", detail: summary, errors: failure.errors)
+    }
+
+    static func notFound(_ detail: String) -> Problem {
+        Problem(.notFound, "not-found", title: "Not found", detail: detail)
+    }
+
+    static func unauthorized(_ detail: String, realm: String = "proffer") -> Problem {
+        Problem(.unauthorized, "unauthorized", title: "Authentication required", detail: detail,
+                headers: [.wwwAuthenticate: "Bearer realm=\"\(realm)\""])
+    }
+
+    static func forbidden(_ detail: String) -> Problem {
+        Problem(.forbidden, "forbidden", title: "Not allowed", detail: detail)
+    }
+
+    static func conflict(_ detail: String) -> Problem {
+        Problem(.conflict, "conflict", title: "Conflict", detail: detail)
+    }
+
+    /// Maps a domain failure to its problem answer.
+    static func from(_ error: DomainError) -> Problem {
+        switch error {
+        case .notFound(let what, let id):
+            return .notFound("no \(what) \"\(id.prefix(80))\" exists for you")
+        case .conflict(let detail):
+            return .conflict(detail)
+        case .invalid(let failure):
+            return .validation(failure)
+        case .grantNotActive(let grantID, let status, let since):
+            let verb = status == .revoked ? "was revoked by the person" : "expired"
+            return Problem(.forbidden, "grant-\(status.rawValue)", title: "The grant is not active",
+                           detail: "grant \(grantID) \(verb) at \(since); no data is disclosed under it",
+                           extensions: ["grantStatus": status.rawValue, "since": since.rfc3339])
+        case .requestAlreadyDecided(let requestID, let state):
+            return .conflict("request \(requestID) was already decided (\(state.rawValue)); a decision cannot be changed, revoke the grant instead")
+        case .unavailable(let detail):
+            return Problem(.serviceUnavailable, "unavailable", title: "Temporarily unavailable", detail: detail,
+                           headers: [.retryAfter: "1"])
+        }
+    }
+}
+
+/// Turns every error thrown below it into a problem answer; unknown errors become a 500 whose detail
+/// and log line name only the error's type, never its message (which might carry personal data).
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            return problem.response()
+        } catch let error as DomainError {
+            return Problem.from(error).response()
+        } catch let error as HTTPError {
+            return Self.problem(for: error, request: request).response()
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error.type": .string(String(describing: type(of: error)))])
+            return Problem(.internalServerError, "internal", title: "Internal error",
+                           detail: "the server failed to handle this request; it has been logged").response()
+        }
+    }
+
+    static func problem(for error: HTTPError, request: Request) -> Problem {
+        switch error.status {
+        case .notFound:
+            return .notFound("no resource at \(request.method) \(request.uri.path.prefix(200))")
+        case .methodNotAllowed:
+            return Problem(.methodNotAllowed, "method-not-allowed", title: "Method not allowed",
+                           detail: "\(request.method) is not allowed on \(request.uri.path.prefix(200))")
+        case .contentTooLarge:
+            return Problem(.contentTooLarge, "too-large", title: "Request body too large", detail: "the request body exceeds the size limit")
+        default:
+            return Problem(error.status, "http-\(error.status.code)", title: error.status.reasonPhrase,
+                           detail: error.body ?? error.status.reasonPhrase)
+        }
+    }
+}

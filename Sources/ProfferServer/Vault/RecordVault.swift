@@ -1,0 +1,37 @@
+import Foundation
+import ProfferCore
+import ProfferStorage
+import Synchronization
+
+/// Seals and opens record values with each person's data key. Unwrapped keys are kept in memory so the
+/// disclosure path does not unwrap on every read.
+final class RecordVault: Sendable {
+    let masterKey: MasterKey
+    private let keys = Mutex<[PersonID: DataKey]>([:])
+
+    init(masterKey: MasterKey) {
+        self.masterKey = masterKey
+    }
+
+    func dataKey(for person: Person) throws -> DataKey {
+        if let cached = keys.withLock({ $0[person.id] }) { return cached }
+        let key = try masterKey.unwrap(person.wrappedDataKey, for: person.id)
+        keys.withLock { cache in
+            if cache.count > 100_000 { cache.removeAll(keepingCapacity: true) }
+            cache[person.id] = key
+        }
+        return key
+    }
+
+    func seal(_ value: JSONValue, key name: String, version: Int64, with dataKey: DataKey) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try dataKey.seal(try encoder.encode(value), key: name, version: version)
+    }
+
+    func open(_ record: SealedRecord, with dataKey: DataKey) throws -> JSONValue? {
+        guard let ciphertext = record.ciphertext else { return nil }
+        let plain = try dataKey.open(ciphertext, key: record.key, version: record.version)
+        return try JSONDecoder().decode(JSONValue.self, from: plain)
+    }
+}

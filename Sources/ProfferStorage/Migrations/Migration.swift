@@ -1,0 +1,63 @@
+import Foundation
+import SQLKit
+
+/// One numbered schema change. Statements are written once, with `{BLOB}` and `{BIGINT}` standing for
+/// the engine's own type names.
+struct Migration: Sendable {
+    let version: Int
+    let name: String
+    let statements: [String]
+
+    func sql(for kind: EngineKind) -> [String] {
+        statements.map {
+            $0.replacingOccurrences(of: "{BLOB}", with: kind.blobType)
+                .replacingOccurrences(of: "{BIGINT}", with: kind.bigintType)
+        }
+    }
+}
+
+/// Applies pending migrations in order, each in its own transaction, recording them in `schema_migrations`.
+public enum Migrator {
+    static let all: [Migration] = [
+        Migration0001CreatePeople.migration,
+        Migration0002CreateRecords.migration,
+        Migration0003CreateOrganisations.migration,
+        Migration0004CreateRequestsAndGrants.migration,
+        Migration0005CreateAudit.migration,
+    ]
+
+    /// The newest schema version this build knows.
+    public static var latestVersion: Int { all.last?.version ?? 0 }
+
+    /// Brings the schema up to date; returns the versions applied. Refuses a database newer than this build.
+    @discardableResult
+    public static func migrate(_ engine: any DatabaseEngine) async throws -> [Int] {
+        let kind = engine.kind
+        return try await engine.withWriteConnection { db in
+            try await db.raw("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at \(unsafeRaw: kind.bigintType) NOT NULL)
+                """).run()
+            let applied = Set(try await db.raw("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) })
+            if let newest = applied.max(), newest > latestVersion {
+                throw StorageError.badConfiguration("the database schema is version \(newest), newer than this build's \(latestVersion); upgrade Proffer")
+            }
+            var done: [Int] = []
+            for migration in all where !applied.contains(migration.version) {
+                try await db.raw(SQLQueryString(kind.beginTransaction)).run()
+                do {
+                    for statement in migration.sql(for: kind) {
+                        try await db.raw(SQLQueryString(statement)).run()
+                    }
+                    try await db.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Int64(Date.now.timeIntervalSince1970 * 1000)))").run()
+                    try await db.raw("COMMIT").run()
+                } catch {
+                    try? await db.raw("ROLLBACK").run()
+                    throw error
+                }
+                done.append(migration.version)
+            }
+            return done
+        }
+    }
+}

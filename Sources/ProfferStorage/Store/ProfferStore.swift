@@ -1,0 +1,83 @@
+import Foundation
+import Logging
+import ProfferCore
+import SQLKit
+
+/// All persistent state of Proffer, over either SQL engine. Reads go to reader connections; every
+/// write goes through the group-commit `WriteQueue` as one transaction that also appends the audit entries
+/// it causes, so a change and its audit record are committed together or not at all.
+public struct ProfferStore: Sendable {
+    public let engine: any DatabaseEngine
+    let writes: WriteQueue
+
+    public init(engine: any DatabaseEngine) {
+        self.engine = engine
+        self.writes = WriteQueue(engine: engine)
+    }
+
+    /// Opens the database, applies pending migrations, and returns a ready store.
+    public static func open(_ location: DatabaseLocation, synchronous: SQLiteSynchronous = .normal, logger: Logger) async throws -> ProfferStore {
+        let engine = try await openDatabase(location, synchronous: synchronous, logger: logger)
+        do {
+            try await Migrator.migrate(engine)
+        } catch {
+            await engine.shutdown()
+            throw error
+        }
+        return ProfferStore(engine: engine)
+    }
+
+    /// The schema version this build migrates to.
+    public static var latestSchemaVersion: Int { Migrator.latestVersion }
+
+    public func shutdown() async {
+        await engine.shutdown()
+    }
+
+    var kind: EngineKind { engine.kind }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await engine.read(body)
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await writes.write(body)
+    }
+}
+
+// MARK: - Column helpers shared by the repositories
+
+extension SQLRow {
+    func optional<T: Decodable>(_ column: String, as type: T.Type = T.self) throws -> T? {
+        try decodeNil(column: column) ? nil : decode(column: column, as: T.self)
+    }
+
+    func timestamp(_ column: String) throws -> Timestamp {
+        Timestamp(millisecondsSinceEpoch: try decode(column: column, as: Int64.self))
+    }
+
+    func optionalTimestamp(_ column: String) throws -> Timestamp? {
+        try optional(column, as: Int64.self).map(Timestamp.init(millisecondsSinceEpoch:))
+    }
+
+    func stringList(_ column: String) throws -> [String] {
+        try JSONColumn.decode([String].self, try decode(column: column, as: String.self))
+    }
+}
+
+/// Small lists (keys, third parties) are kept as JSON text, the same on both engines.
+enum JSONColumn {
+    static func encode(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(value)).flatMap { String(data: $0, encoding: .utf8) } ?? "[]"
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+        } catch {
+            throw StorageError.corrupt("a stored JSON column could not be read")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ProfferServer
+import ProfferStorage
+
+/// `proffer demo`: a server on a fresh database seeded with example people, organisations, requests and
+/// grants; prints what to try.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a server seeded with example data and print credentials and curl lines to try.",
+        discussion: "Without --data-dir the demo lives in a new temporary directory. A given data directory must not hold a database yet."
+    )
+    @OptionGroup var options: ServerOptions
+    @Option(name: .customLong("credentials-file"), help: "Also write the demo credentials as JSON to this file (mode 0600).")
+    var credentialsFile: String?
+
+    func run() async throws {
+        var configuration = try options.resolve()
+        if options.dataDir == nil && ProcessInfo.processInfo.environment["PROFFER_DATA_DIR"] == nil {
+            configuration.dataDirectory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("proffer-demo-\(UUID().uuidString.prefix(8))").path
+        }
+        if configuration.database == nil, FileManager.default.fileExists(atPath: configuration.resolvedDatabase.sqlitePath ?? "") {
+            throw ValidationError("\(configuration.dataDirectory) already holds a database; the demo needs a fresh one")
+        }
+        // Demo accounts are throwaway: keep sign-up fast.
+        configuration.bcryptCost = min(configuration.bcryptCost, 8)
+        let logger = options.logger(configuration)
+        let store = try await options.openStore(configuration, logger: logger)
+        let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
+        let base = configuration.publicURL ?? "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(configuration.port)"
+        let credentials: DemoCredentials
+        do {
+            credentials = try await runtime.seedDemo(baseURL: base)
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        if let credentialsFile {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            _ = FileManager.default.createFile(atPath: credentialsFile, contents: try encoder.encode(credentials), attributes: [.posixPermissions: 0o600])
+        }
+        print(DemoBanner.text(credentials, dataDirectory: configuration.dataDirectory))
+        do {
+            try await runtime.application.runService()
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        await store.shutdown()
+    }
+}
+
+extension DatabaseLocation {
+    var sqlitePath: String? {
+        if case .sqlite(let path) = self { return path }
+        return nil
+    }
+}
+
+enum DemoBanner {
+    static func text(_ c: DemoCredentials, dataDirectory: String) -> String {
+        let alice = c.people[0]
+        let bank = c.organisations[0]
+        return """
+
+        Proffer demo is running at \(c.base_url)   (data in \(dataDirectory); Ctrl-C stops it)
+
+        People (email / password):
+        \(c.people.map { "  \($0.handle): \($0.email) / \($0.password)" }.joined(separator: "\n"))
+        Organisations (client_id / client_secret):
+        \(c.organisations.map { "  \($0.name): \($0.client_id) / \($0.client_secret)" }.joined(separator: "\n"))
+        Admin token: \(c.admin_token)
+
+        Try, as alice (a session token):
+          export ALICE=\(alice.token)
+          curl -s \(c.base_url)/v1/me/records -H "Authorization: Bearer $ALICE"
+          curl -s \(c.base_url)/v1/me/requests?state=pending -H "Authorization: Bearer $ALICE"
+          curl -s \(c.base_url)/v1/me/audit -H "Authorization: Bearer $ALICE"
+
+        Try, as Northwind Bank (OAuth 2.0 client credentials):
+          export BANK=$(curl -s -u \(bank.client_id):\(bank.client_secret) -d grant_type=client_credentials \(c.base_url)/oauth/token | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')
+          curl -s \(c.base_url)/v1/grants -H "Authorization: Bearer $BANK"
+          curl -s \(c.base_url)/v1/grants/\(c.example_grant_id ?? "GRANT_ID")/data -H "Authorization: Bearer $BANK"
+
+        Then revoke as alice and read again as the bank (refused):
+          curl -s -X POST \(c.base_url)/v1/me/grants/\(c.example_grant_id ?? "GRANT_ID")/revoke -H "Authorization: Bearer $ALICE"
+          curl -s \(c.base_url)/v1/grants/\(c.example_grant_id ?? "GRANT_ID")/data -H "Authorization: Bearer $BANK"
+
+        The API document: \(c.base_url)/openapi.json
+        """
+    }
+}

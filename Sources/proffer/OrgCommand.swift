@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import ProfferCore
+import ProfferServer
+import ProfferStorage
+
+/// `proffer org …`: the operator's organisation verbs, working directly on the database.
+struct OrgCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "org", abstract: "Register and manage organisations.",
+        subcommands: [Create.self, List.self, Verify.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register an organisation and print its client credentials (the secret is shown once).")
+        @OptionGroup var options: ServerOptions
+        @Option(help: "The organisation's name.") var name: String
+        @Option(help: "The organisation's DNS domain, e.g. bank.example.") var domain: String
+        @Flag(help: "Mark the organisation as verified by the operator.") var verified = false
+
+        func run() async throws {
+            let configuration = try options.resolve()
+            let store = try await options.openStore(configuration, logger: options.logger(configuration))
+            defer { Task { await store.shutdown() } }
+            do {
+                let (organisation, secret) = try await OrganisationRegistry(store: store).register(name: name, domain: domain, verified: verified)
+                print("id:            \(organisation.id)")
+                print("client_id:     \(organisation.clientID)")
+                print("client_secret: \(secret)")
+                print("verified:      \(organisation.verified)")
+            } catch let error as DomainError {
+                throw ValidationError(describe(error))
+            }
+            await store.shutdown()
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List organisations.")
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let configuration = try options.resolve()
+            let store = try await options.openStore(configuration, logger: options.logger(configuration))
+            for organisation in try await store.organisations() {
+                print("\(organisation.id)  \(organisation.verified ? "verified  " : "unverified")  \(organisation.domain)  \(organisation.name)")
+            }
+            await store.shutdown()
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Mark an organisation verified (or not, with --revoke).")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "The organisation id (org_…).") var id: String
+        @Flag(help: "Remove the verified mark.") var revoke = false
+
+        func run() async throws {
+            guard let organisationID = OrganisationID(id) else { throw ValidationError("\(id) is not an organisation id") }
+            let configuration = try options.resolve()
+            let store = try await options.openStore(configuration, logger: options.logger(configuration))
+            do {
+                let organisation = try await store.setVerified(!revoke, organisation: organisationID)
+                print("\(organisation.id) verified: \(organisation.verified)")
+            } catch let error as DomainError {
+                await store.shutdown()
+                throw ValidationError(describe(error))
+            }
+            await store.shutdown()
+        }
+    }
+}
+
+func describe(_ error: DomainError) -> String {
+    switch error {
+    case .invalid(let failure): failure.errors.map { "\($0.pointer.dropFirst()): \($0.detail)" }.joined(separator: "\n")
+    case .conflict(let text), .unavailable(let text): text
+    case .notFound(let what, let id): "no \(what) \(id)"
+    default: "\(error)"
+    }
+}

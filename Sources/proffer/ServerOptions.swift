@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ProfferServer
+import ProfferStorage
+
+/// Flags shared by every command that opens the database or starts the server. Each flag falls back
+/// to a `PROFFER_…` environment variable, then to its default: command line > environment > default.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Address to listen on (PROFFER_HOST).") var host: String?
+    @Option(help: "Port to listen on (PROFFER_PORT).") var port: Int?
+    @Option(name: .customLong("data-dir"), help: "Directory for the SQLite file and generated keys (PROFFER_DATA_DIR).") var dataDir: String?
+    @Option(help: "SQLite file path or postgres:// URL (PROFFER_DATABASE_URL). Default: DATA_DIR/proffer.sqlite.") var database: String?
+    @Option(name: .customLong("public-url"), help: "Externally visible base URL, the token issuer (PROFFER_PUBLIC_URL).") var publicURL: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (PROFFER_LOG_LEVEL).") var logLevel: String?
+    @Option(name: .customLong("sqlite-synchronous"), help: "NORMAL (survives crashes) or FULL (also power loss) (PROFFER_SQLITE_SYNCHRONOUS).") var sqliteSynchronous: String?
+
+    func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        configuration.host = host ?? environment["PROFFER_HOST"] ?? configuration.host
+        if let text = port.map(String.init) ?? environment["PROFFER_PORT"] {
+            guard let value = Int(text), (0...65_535).contains(value) else { throw ValidationError("port must be 0 to 65535") }
+            configuration.port = value
+        }
+        configuration.dataDirectory = dataDir ?? environment["PROFFER_DATA_DIR"] ?? configuration.dataDirectory
+        if let text = database ?? environment["PROFFER_DATABASE_URL"], !text.isEmpty {
+            configuration.database = DatabaseLocation(text)
+        }
+        configuration.publicURL = publicURL ?? environment["PROFFER_PUBLIC_URL"]
+        configuration.adminToken = environment["PROFFER_ADMIN_TOKEN"]
+        configuration.masterKey = environment["PROFFER_MASTER_KEY"]
+        if let text = logLevel ?? environment["PROFFER_LOG_LEVEL"] {
+            guard let level = Logger.Level(rawValue: text.lowercased()) else { throw ValidationError("unknown log level \(text)") }
+            configuration.logLevel = level
+        }
+        if let text = sqliteSynchronous ?? environment["PROFFER_SQLITE_SYNCHRONOUS"] {
+            guard let mode = SQLiteSynchronous(rawValue: text.uppercased()) else { throw ValidationError("sqlite-synchronous must be NORMAL or FULL") }
+            configuration.sqliteSynchronous = mode
+        }
+        if let text = environment["PROFFER_BCRYPT_COST"] {
+            guard let cost = UInt8(text), (4...16).contains(cost) else { throw ValidationError("PROFFER_BCRYPT_COST must be 4 to 16") }
+            configuration.bcryptCost = cost
+        }
+        if let text = environment["PROFFER_ACCESS_TOKEN_TTL"] {
+            guard let seconds = Int(text), (30...86_400).contains(seconds) else { throw ValidationError("PROFFER_ACCESS_TOKEN_TTL must be 30 to 86400 seconds") }
+            configuration.accessTokenLifetimeSeconds = seconds
+        }
+        return configuration
+    }
+
+    func logger(_ configuration: ServerConfiguration) -> Logger {
+        var logger = Logger(label: "proffer")
+        logger.logLevel = configuration.logLevel
+        return logger
+    }
+
+    /// Opens (and migrates) the configured database.
+    func openStore(_ configuration: ServerConfiguration, logger: Logger) async throws -> ProfferStore {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        return try await ProfferStore.open(configuration.resolvedDatabase, synchronous: configuration.sqliteSynchronous, logger: logger)
+    }
+}
