@@ -78,6 +78,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "ProfferTestSupport",
+            dependencies: [
+                "ProfferCore",
+                "ProfferStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            path: "Tests/ProfferTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ProfferCoreTests",
             dependencies: ["ProfferCore"],
@@ -85,7 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProfferStorageTests",
-            dependencies: ["ProfferCore", "ProfferStorage"],
+            dependencies: ["ProfferCore", "ProfferStorage", "ProfferTestSupport", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -94,8 +105,13 @@ let package = Package(
                 "ProfferCore",
                 "ProfferStorage",
                 "ProfferServer",
+                "ProfferTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,133 @@
+import Foundation
+import ProfferCore
+import Testing
+
+@Suite("Audit hash chain")
+struct AuditChainTests {
+    let person = PersonID.generate()
+
+    func chain(_ count: Int) -> [AuditEntry] {
+        var entries: [AuditEntry] = []
+        var previous: (Int64, String) = (0, AuditEntry.genesisHash)
+        for index in 0..<count {
+            let event = AuditEvent(kind: index.isMultiple(of: 2) ? .recordPut : .disclosure, actor: "person",
+                                   keys: ["contact.email"], note: "n\(index)", at: Timestamp(millisecondsSinceEpoch: Int64(1_000 + index)))
+            let entry = AuditEntry(event: event, personID: person, previousSequence: previous.0, previousHash: previous.1)
+            entries.append(entry)
+            previous = (entry.sequence, entry.hash)
+        }
+        return entries
+    }
+
+    @Test func anUntouchedChainVerifies() {
+        let entries = chain(5)
+        let report = AuditChainVerifier.verify(entries)
+        #expect(report.isValid)
+        #expect(report.entriesChecked == 5)
+        #expect(report.headHash == entries[4].hash)
+        #expect(entries[0].previousHash == AuditEntry.genesisHash)
+        #expect(entries[1].previousHash == entries[0].hash)
+    }
+
+    @Test func alteringAnEntryIsDetected() {
+        var entries = chain(4)
+        entries[2].keys = ["finance.income.annual"]
+        let report = AuditChainVerifier.verify(entries)
+        #expect(!report.isValid)
+        #expect(report.problems.contains { $0.contains("entry 3") && $0.contains("altered") })
+    }
+
+    @Test func rehashingAnAlteredEntryStillBreaksTheNextLink() {
+        var entries = chain(4)
+        entries[1].note = "rewritten"
+        entries[1].hash = entries[1].computeHash()
+        let report = AuditChainVerifier.verify(entries)
+        #expect(report.problems.contains { $0.contains("entry 3") && $0.contains("previousHash") })
+    }
+
+    @Test func removingAnEntryIsDetected() {
+        var entries = chain(4)
+        entries.remove(at: 1)
+        let report = AuditChainVerifier.verify(entries)
+        #expect(report.problems.contains { $0.contains("missing") })
+    }
+
+    @Test func theHashBindsThePerson() {
+        let entry = chain(1)[0]
+        var moved = entry
+        moved.personID = PersonID.generate()
+        #expect(moved.computeHash() != entry.hash)
+    }
+}
+
+@Suite("Envelope encryption")
+struct RecordCipherTests {
+    @Test func sealedValuesOpenOnlyWithTheirKeyNameAndVersion() throws {
+        let (master, _) = MasterKey.generate()
+        let person = PersonID.generate()
+        let (dataKey, wrapped) = try master.newDataKey(for: person)
+        let sealed = try dataKey.seal(Data("secret".utf8), key: "contact.email", version: 3)
+        #expect(try dataKey.open(sealed, key: "contact.email", version: 3) == Data("secret".utf8))
+        #expect(throws: CipherError.openFailed) { try dataKey.open(sealed, key: "contact.email", version: 2) }
+        #expect(throws: CipherError.openFailed) { try dataKey.open(sealed, key: "identity.name.full", version: 3) }
+        var tampered = sealed
+        tampered[tampered.count - 1] ^= 0x01
+        #expect(throws: CipherError.openFailed) { try dataKey.open(tampered, key: "contact.email", version: 3) }
+        let unwrapped = try master.unwrap(wrapped, for: person)
+        #expect(try unwrapped.open(sealed, key: "contact.email", version: 3) == Data("secret".utf8))
+    }
+
+    @Test func aWrappedKeyIsBoundToItsPersonAndMasterKey() throws {
+        let (master, _) = MasterKey.generate()
+        let (other, _) = MasterKey.generate()
+        let person = PersonID.generate()
+        let (_, wrapped) = try master.newDataKey(for: person)
+        #expect(throws: CipherError.unwrapFailed) { try master.unwrap(wrapped, for: PersonID.generate()) }
+        #expect(throws: CipherError.unwrapFailed) { try other.unwrap(wrapped, for: person) }
+    }
+
+    @Test func masterKeysMustBe32Bytes() {
+        #expect(throws: CipherError.badKeyLength(16)) { try MasterKey(rawBytes: Data(count: 16)) }
+    }
+}
+
+@Suite("Identifiers, timestamps and grants")
+struct DomainValueTests {
+    @Test func identifiersParseOnlyTheirOwnKind() {
+        let grant = GrantID.generate()
+        #expect(GrantID(grant.rawValue) == grant)
+        #expect(RequestID(grant.rawValue) == nil)
+        #expect(GrantID("grt_not-a-uuid") == nil)
+        #expect(GrantID(grant.rawValue.uppercased()) == nil)
+        #expect(GrantID("") == nil)
+    }
+
+    @Test func timestampsRoundTripThroughRFC3339() throws {
+        let stamp = Timestamp(millisecondsSinceEpoch: 1_795_000_123_456)
+        #expect(stamp.rfc3339.hasSuffix("Z"))
+        #expect(Timestamp(rfc3339: stamp.rfc3339) == stamp)
+        #expect(Timestamp(rfc3339: "yesterday") == nil)
+    }
+
+    @Test func grantStatusFollowsRevocationThenExpiry() {
+        let now = Timestamp(millisecondsSinceEpoch: 10_000)
+        var grant = Grant(id: .generate(), requestID: .generate(), organisationID: .generate(), personID: .generate(),
+                          keys: ["contact.email"], purpose: "ServiceProvision", retentionDays: 30, thirdParties: [],
+                          createdAt: now, expiresAt: now.adding(days: 1), revokedAt: nil)
+        #expect(grant.status(at: now) == .active)
+        #expect(grant.status(at: now.adding(days: 1)) == .expired)
+        grant.revokedAt = now
+        #expect(grant.status(at: now) == .revoked)
+        #expect(grant.status(at: now.adding(days: 2)) == .revoked)
+    }
+
+    @Test func purposeRulesReachDescendants() {
+        let taxonomy = PurposeTaxonomy.standard
+        #expect(taxonomy.purposes.count >= 20)
+        #expect(taxonomy.isPurpose("PersonalisedAdvertising", within: "Marketing"))
+        #expect(!taxonomy.isPurpose("ServiceProvision", within: "Marketing"))
+        for purpose in taxonomy.purposes {
+            if let parent = purpose.parent { #expect(taxonomy.purpose(parent) != nil) }
+        }
+    }
+}

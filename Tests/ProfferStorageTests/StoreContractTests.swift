@@ -1,0 +1,302 @@
+import Foundation
+import ProfferCore
+import ProfferStorage
+import ProfferTestSupport
+import SQLKit
+import Testing
+
+/// The storage contract: every test runs on SQLite, and on PostgreSQL when the test script provides one.
+@Suite("Storage contract")
+struct StoreContractTests {
+    static let engines = TestEngine.available
+
+    static func makePerson(_ store: ProfferStore, handle: String = "p-\(UUID().uuidString.prefix(8).lowercased())") async throws -> Person {
+        let person = Person(id: .generate(), handle: handle, email: "\(handle)@example.org", passwordHash: "x",
+                            wrappedDataKey: Data([1, 2, 3]), createdAt: .now())
+        try await store.createPerson(person)
+        return person
+    }
+
+    static func makeOrganisation(_ store: ProfferStore) async throws -> Organisation {
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let organisation = Organisation(id: .generate(), name: "Org \(suffix)", domain: "o\(suffix).example", verified: true,
+                                        clientID: "cl_\(suffix)", secretDigest: Data([9]), createdAt: .now())
+        try await store.createOrganisation(organisation)
+        return organisation
+    }
+
+    static func makeRequest(_ store: ProfferStore, _ organisation: Organisation, _ person: Person, keys: [String] = ["contact.email", "identity.name.full"]) async throws -> DataRequest {
+        let request = DataRequest(id: .generate(), organisationID: organisation.id, personID: person.id, keys: keys, purpose: "ServiceProvision",
+                                  retentionDays: 30, thirdParties: [ThirdParty(name: "Courier Ltd")], durationDays: 10, reason: "delivery",
+                                  state: .pending, createdAt: .now(), decidedAt: nil, grantID: nil)
+        try await store.createRequest(request)
+        return request
+    }
+
+    static func fullChain(_ store: ProfferStore, _ person: PersonID) async throws -> [AuditEntry] {
+        try await store.auditEntries(for: person, after: 0, limit: 10_000)
+    }
+
+    @Test(arguments: engines)
+    func migrationsAreIdempotentAndRecorded(engine: TestEngine) async throws {
+        let database = try await TestDatabase.make(engine)
+        let first = try await database.openStore()
+        await first.shutdown()
+        let engineHandle = try await openDatabase(database.location, logger: TestDatabase.logger)
+        let applied = try await Migrator.migrate(engineHandle)
+        #expect(applied.isEmpty)
+        let versions = try await engineHandle.read { db in
+            try await db.raw("SELECT version FROM schema_migrations ORDER BY version").all().map { try $0.decode(column: "version", as: Int.self) }
+        }
+        #expect(versions == Array(1...ProfferStore.latestSchemaVersion))
+        // A database from a newer build is refused rather than silently misread.
+        try await engineHandle.withWriteConnection { db in
+            try await db.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)").run()
+        }
+        await #expect(throws: StorageError.self) { try await Migrator.migrate(engineHandle) }
+        await engineHandle.shutdown()
+    }
+
+    @Test(arguments: engines)
+    func peopleAreUniqueByHandleAndEmail(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let person = try await Self.makePerson(store, handle: "alice")
+            #expect(try await store.person(handle: "alice")?.id == person.id)
+            #expect(try await store.person(email: "alice@example.org")?.wrappedDataKey == Data([1, 2, 3]))
+            let sameHandle = Person(id: .generate(), handle: "alice", email: "other@example.org", passwordHash: "x", wrappedDataKey: Data(), createdAt: .now())
+            await #expect(throws: DomainError.conflict("the handle \"alice\" is already taken")) { try await store.createPerson(sameHandle) }
+            let sameEmail = Person(id: .generate(), handle: "alice2", email: "alice@example.org", passwordHash: "x", wrappedDataKey: Data(), createdAt: .now())
+            await #expect(throws: DomainError.self) { try await store.createPerson(sameEmail) }
+            #expect(try await store.person(handle: "alice2") == nil)
+            let chain = try await Self.fullChain(store, person.id)
+            #expect(chain.map(\.kind) == [.accountCreated])
+        }
+    }
+
+    @Test(arguments: engines)
+    func tokensStopWorkingWhenRevokedOrExpired(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let person = try await Self.makePerson(store)
+            let other = try await Self.makePerson(store)
+            let now = Timestamp.now()
+            let live = PersonToken(id: .generate(), personID: person.id, kind: .personal, name: "script", createdAt: now, expiresAt: now.adding(days: 1), revokedAt: nil)
+            let expired = PersonToken(id: .generate(), personID: person.id, kind: .session, name: "old", createdAt: now, expiresAt: now.adding(seconds: -1), revokedAt: nil)
+            try await store.createToken(live, digest: SecretToken.digest("live"))
+            try await store.createToken(expired, digest: SecretToken.digest("expired"))
+            #expect(try await store.token(digest: SecretToken.digest("live"), at: now)?.1.id == person.id)
+            #expect(try await store.token(digest: SecretToken.digest("expired"), at: now) == nil)
+            #expect(try await store.token(digest: SecretToken.digest("unknown"), at: now) == nil)
+            await #expect(throws: DomainError.notFound(what: "token", id: live.id.rawValue)) {
+                try await store.revokeToken(live.id, of: other.id, at: now)
+            }
+            #expect(try await store.token(digest: SecretToken.digest("live"), at: now) != nil)
+            try await store.revokeToken(live.id, of: person.id, at: now)
+            #expect(try await store.token(digest: SecretToken.digest("live"), at: now) == nil)
+            #expect(try await store.tokens(for: person.id, kind: .personal).first?.revokedAt != nil)
+        }
+    }
+
+    @Test(arguments: engines)
+    func recordsKeepEveryVersionAndAuditEachChange(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let person = try await Self.makePerson(store)
+            for text in ["one", "two", "three"] {
+                _ = try await store.putRecord(person: person.id, key: "contact.email", at: .now()) { version in Data("\(text)@\(version)".utf8) }
+            }
+            _ = try await store.putRecord(person: person.id, key: "identity.name.full", at: .now()) { _ in Data("n".utf8) }
+            let current = try await store.records(person: person.id)
+            #expect(current.map(\.key) == ["contact.email", "identity.name.full"])
+            #expect(current[0].version == 3)
+            #expect(current[0].ciphertext == Data("three@3".utf8))
+            #expect(try await store.records(person: person.id, keys: ["identity.name.full"]).map(\.key) == ["identity.name.full"])
+            #expect(try await store.records(person: person.id, keys: []).isEmpty)
+
+            try await store.deleteRecord(person: person.id, key: "contact.email", at: .now())
+            await #expect(throws: DomainError.notFound(what: "record", id: "contact.email")) {
+                try await store.deleteRecord(person: person.id, key: "contact.email", at: .now())
+            }
+            let history = try await store.recordHistory(person: person.id, key: "contact.email")
+            #expect(history.map(\.version) == [1, 2, 3, 4])
+            #expect(history.last?.ciphertext == nil)
+            #expect(history.first?.ciphertext == Data("one@1".utf8))
+            // A put after a deletion continues the version sequence.
+            let again = try await store.putRecord(person: person.id, key: "contact.email", at: .now()) { version in Data("back@\(version)".utf8) }
+            #expect(again.version == 5)
+
+            let chain = try await Self.fullChain(store, person.id)
+            #expect(chain.map(\.kind) == [.accountCreated, .recordPut, .recordPut, .recordPut, .recordPut, .recordDeleted, .recordPut])
+            #expect(AuditChainVerifier.verify(chain).isValid)
+        }
+    }
+
+    @Test(arguments: engines)
+    func requestGrantDiscloseRevoke(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let person = try await Self.makePerson(store)
+            let stranger = try await Self.makePerson(store)
+            let organisation = try await Self.makeOrganisation(store)
+            let other = try await Self.makeOrganisation(store)
+            let request = try await Self.makeRequest(store, organisation, person)
+            #expect(try await store.requests(of: .person(person.id), state: .pending).map(\.id) == [request.id])
+            #expect(try await store.requests(of: .organisation(other.id)).isEmpty)
+
+            let now = Timestamp.now()
+            await #expect(throws: DomainError.notFound(what: "request", id: request.id.rawValue)) {
+                _ = try await store.grantRequest(request.id, by: stranger.id, keys: ["contact.email"], expiresAt: now.adding(days: 1), at: now)
+            }
+            let grant = try await store.grantRequest(request.id, by: person.id, keys: ["contact.email"], expiresAt: now.adding(days: 1), at: now)
+            #expect(grant.keys == ["contact.email"])
+            #expect(grant.thirdParties == [ThirdParty(name: "Courier Ltd")])
+            #expect(try await store.request(id: request.id)?.state == .granted)
+            #expect(try await store.request(id: request.id)?.grantID == grant.id)
+            await #expect(throws: DomainError.requestAlreadyDecided(requestID: request.id, state: .granted)) {
+                _ = try await store.refuseRequest(request.id, by: person.id, note: nil, at: now)
+            }
+
+            let entry = try await store.recordDisclosure(grant: grant.id, organisation: organisation.id, keys: ["contact.email"], at: now)
+            #expect(entry.kind == .disclosure)
+            #expect(entry.grantID == grant.id)
+            await #expect(throws: DomainError.notFound(what: "grant", id: grant.id.rawValue)) {
+                _ = try await store.recordDisclosure(grant: grant.id, organisation: other.id, keys: [], at: now)
+            }
+            await #expect(throws: DomainError.notFound(what: "grant", id: grant.id.rawValue)) {
+                _ = try await store.revokeGrant(grant.id, by: stranger.id, reason: nil, at: now)
+            }
+
+            let revokedAt = now.adding(seconds: 1)
+            let revoked = try await store.revokeGrant(grant.id, by: person.id, reason: "moved bank", at: revokedAt)
+            #expect(revoked.status(at: revokedAt) == .revoked)
+            await #expect(throws: DomainError.grantNotActive(grantID: grant.id, status: .revoked, since: revokedAt)) {
+                _ = try await store.recordDisclosure(grant: grant.id, organisation: organisation.id, keys: ["contact.email"], at: revokedAt)
+            }
+            #expect(try await store.grants(of: .organisation(organisation.id)).first?.revokedAt == revokedAt)
+
+            let chain = try await Self.fullChain(store, person.id)
+            #expect(chain.map(\.kind) == [.accountCreated, .requestReceived, .requestGranted, .disclosure, .grantRevoked])
+            #expect(AuditChainVerifier.verify(chain).isValid)
+            #expect(chain[2].note?.contains("partially granted: 1 of 2 keys") == true)
+        }
+    }
+
+    @Test(arguments: engines)
+    func expiredGrantsRefuseDisclosure(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let person = try await Self.makePerson(store)
+            let organisation = try await Self.makeOrganisation(store)
+            let request = try await Self.makeRequest(store, organisation, person)
+            let now = Timestamp.now()
+            let grant = try await store.grantRequest(request.id, by: person.id, keys: request.keys, expiresAt: now.adding(seconds: 60), at: now)
+            await #expect(throws: DomainError.grantNotActive(grantID: grant.id, status: .expired, since: grant.expiresAt)) {
+                _ = try await store.recordDisclosure(grant: grant.id, organisation: organisation.id, keys: [], at: now.adding(seconds: 61))
+            }
+        }
+    }
+
+    @Test(arguments: engines)
+    func refusalIsFinalAndAudited(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let person = try await Self.makePerson(store)
+            let organisation = try await Self.makeOrganisation(store)
+            let request = try await Self.makeRequest(store, organisation, person)
+            let refused = try await store.refuseRequest(request.id, by: person.id, note: "no thanks", at: .now())
+            #expect(refused.state == .refused)
+            await #expect(throws: DomainError.self) {
+                _ = try await store.grantRequest(request.id, by: person.id, keys: request.keys, expiresAt: .now().adding(days: 1), at: .now())
+            }
+            #expect(try await store.grants(of: .person(person.id)).isEmpty)
+            let chain = try await Self.fullChain(store, person.id)
+            #expect(chain.last?.kind == .requestRefused)
+            #expect(chain.last?.note == "refused: no thanks")
+        }
+    }
+
+    @Test(arguments: engines)
+    func concurrentWritesShareCommitsAndAllLand(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let people = [try await Self.makePerson(store), try await Self.makePerson(store)]
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<200 {
+                    let person = people[index % 2]
+                    group.addTask {
+                        _ = try await store.putRecord(person: person.id, key: "preference.language", at: .now()) { version in Data("v\(version)".utf8) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for person in people {
+                let history = try await store.recordHistory(person: person.id, key: "preference.language")
+                #expect(history.map(\.version) == Array(1...100).map(Int64.init))
+                let chain = try await Self.fullChain(store, person.id)
+                #expect(chain.count == 101)
+                #expect(AuditChainVerifier.verify(chain).isValid)
+            }
+        }
+    }
+
+    @Test(arguments: engines)
+    func aFailingWriteInABatchLeavesTheOthersCommitted(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let person = try await Self.makePerson(store)
+            struct Boom: Error {}
+            let results = await withTaskGroup(of: Bool.self, returning: [Bool].self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        do {
+                            _ = try await store.putRecord(person: person.id, key: "preference.language", at: .now()) { version in
+                                if index.isMultiple(of: 4) { throw Boom() }
+                                return Data("v\(version)".utf8)
+                            }
+                            return true
+                        } catch {
+                            return false
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.filter { $0 }.count == 30)
+            #expect(try await store.recordHistory(person: person.id, key: "preference.language").count == 30)
+            let chain = try await Self.fullChain(store, person.id)
+            #expect(chain.count == 31)
+            #expect(AuditChainVerifier.verify(chain).isValid)
+        }
+    }
+
+    @Test(arguments: engines)
+    func aFailedAuditWriteFailsTheDisclosure(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let person = try await Self.makePerson(store)
+            let organisation = try await Self.makeOrganisation(store)
+            let request = try await Self.makeRequest(store, organisation, person)
+            let grant = try await store.grantRequest(request.id, by: person.id, keys: request.keys, expiresAt: .now().adding(days: 1), at: .now())
+            let before = try await Self.fullChain(store, person.id).count
+            try await store.engine.withWriteConnection { db in try await db.raw("ALTER TABLE audit_entries RENAME TO audit_entries_away").run() }
+            await #expect(throws: (any Error).self) {
+                _ = try await store.recordDisclosure(grant: grant.id, organisation: organisation.id, keys: request.keys, at: .now())
+            }
+            try await store.engine.withWriteConnection { db in try await db.raw("ALTER TABLE audit_entries_away RENAME TO audit_entries").run() }
+            // The head did not move: the failed transaction left no trace, and the chain stays valid.
+            let chain = try await Self.fullChain(store, person.id)
+            #expect(chain.count == before)
+            #expect(try await store.auditHead(for: person.id).sequence == Int64(before))
+            _ = try await store.recordDisclosure(grant: grant.id, organisation: organisation.id, keys: request.keys, at: .now())
+            #expect(AuditChainVerifier.verify(try await Self.fullChain(store, person.id)).isValid)
+        }
+    }
+
+    @Test(arguments: engines)
+    func organisationsAreUniqueByDomainAndCanBeVerified(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let organisation = try await Self.makeOrganisation(store)
+            let duplicate = Organisation(id: .generate(), name: "Copy", domain: organisation.domain, verified: false, clientID: "cl_copy",
+                                         secretDigest: Data(), createdAt: .now())
+            await #expect(throws: DomainError.self) { try await store.createOrganisation(duplicate) }
+            #expect(try await store.organisation(clientID: organisation.clientID)?.id == organisation.id)
+            #expect(try await store.setVerified(false, organisation: organisation.id).verified == false)
+            #expect(try await store.organisation(id: organisation.id)?.verified == false)
+            try await store.rotateSecret(organisation: organisation.id, digest: Data([7]))
+            #expect(try await store.organisation(id: organisation.id)?.secretDigest == Data([7]))
+            await #expect(throws: DomainError.self) { try await store.rotateSecret(organisation: .generate(), digest: Data()) }
+        }
+    }
+}
