@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The disclosure load benchmark recorded in BENCHMARKS.md.
+#
+#   Benchmarks/run-load.sh [PEOPLE]     (default 10000)
+#
+# Builds a release binary, seeds a fresh SQLite database with PEOPLE people × 20 records × 5 active
+# grants (proffer bench-seed), starts `proffer serve` on it, then measures with wrk (64 connections,
+# 2 threads, 30 s each): GET /healthz, then GET /v1/grants/{id}/data rotating over every grant.
+# Finally checks that every successful disclosure has its audit entry.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PEOPLE=${1:-10000}
+DURATION=${DURATION:-30s}
+CONNECTIONS=${CONNECTIONS:-64}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+
+swift build -c release --product proffer --scratch-path .build-release >/dev/null
+BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)/proffer
+
+WORK=$(mktemp -d /tmp/proffer-load.XXXXXX)
+SERVER_PID=
+cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+echo "seeding $PEOPLE people into $WORK"
+"$BIN" bench-seed --data-dir "$WORK/data" --people "$PEOPLE" --output "$WORK/fixture.json" | tail -1
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PROFFER_LOG_LEVEL=warning "$BIN" serve --data-dir "$WORK/data" --port "$PORT" --host 127.0.0.1 &
+SERVER_PID=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+
+python3 - "$WORK/fixture.json" "http://127.0.0.1:$PORT" > "$WORK/lines.txt" <<'PY'
+import base64, json, sys, urllib.request
+fixture, base = json.load(open(sys.argv[1])), sys.argv[2]
+for org in fixture["organisations"]:
+    basic = base64.b64encode(f'{org["client_id"]}:{org["client_secret"]}'.encode()).decode()
+    req = urllib.request.Request(base + "/oauth/token", data=b"grant_type=client_credentials",
+                                 headers={"Authorization": "Basic " + basic, "Content-Type": "application/x-www-form-urlencoded"})
+    token = json.load(urllib.request.urlopen(req))["access_token"]
+    for grant in org["grants"]:
+        print(f"/v1/grants/{grant}/data {token}")
+PY
+echo "$(wc -l < "$WORK/lines.txt") grants in rotation"
+
+echo; echo "== GET /healthz ($CONNECTIONS connections, $DURATION)"
+wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$PORT/healthz"
+echo; echo "== GET /v1/grants/{id}/data ($CONNECTIONS connections, $DURATION)"
+wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s Benchmarks/disclosure.lua "http://127.0.0.1:$PORT" -- "$WORK/lines.txt" | tee "$WORK/wrk.txt"
+
+kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=
+python3 - "$WORK/data/proffer.sqlite" "$WORK/wrk.txt" <<'PY'
+import re, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+audited = db.execute("SELECT COUNT(*) FROM audit_entries WHERE kind = 'disclosure'").fetchone()[0]
+text = open(sys.argv[2]).read()
+total = int(re.search(r"(\d+) requests in", text).group(1))
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+ok = total - (int(non2xx.group(1)) if non2xx else 0)
+print(f"\ndisclosures answered 200: {ok} (wrk may count a few cut off at the end); disclosure audit entries: {audited}")
+if audited < ok:
+    sys.exit("FAIL: fewer audit entries than successful disclosures")
+PY
