@@ -48,9 +48,13 @@ public enum OrganisationTag: IdentifierTag { public static let prefix = "org" }
 public enum RequestTag: IdentifierTag { public static let prefix = "req" }
 public enum GrantTag: IdentifierTag { public static let prefix = "grt" }
 public enum TokenTag: IdentifierTag { public static let prefix = "tok" }
+public enum RuleTag: IdentifierTag { public static let prefix = "rul" }
+public enum ReceiptTag: IdentifierTag { public static let prefix = "rct" }
 
 public typealias PersonID = Identifier<PersonTag>
 public typealias OrganisationID = Identifier<OrganisationTag>
 public typealias RequestID = Identifier<RequestTag>
 public typealias GrantID = Identifier<GrantTag>
 public typealias TokenID = Identifier<TokenTag>
+public typealias RuleID = Identifier<RuleTag>
+public typealias ReceiptID = Identifier<ReceiptTag>
