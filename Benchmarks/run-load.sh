@@ -6,7 +6,7 @@
 # Builds a release binary, seeds a fresh SQLite database with PEOPLE people × 20 records × 5 active
 # grants (proffer bench-seed), starts `proffer serve` on it, then measures with wrk (64 connections,
 # 2 threads, 30 s each): GET /healthz, then GET /v1/grants/{id}/data rotating over every grant.
-# Finally checks that every successful disclosure has its audit entry.
+# Finally checks that every successful disclosure has its audit entry. PROFFER_BIN skips the build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,8 +15,11 @@ DURATION=${DURATION:-30s}
 CONNECTIONS=${CONNECTIONS:-64}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
-swift build -c release --product proffer --scratch-path .build-release >/dev/null
-BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)/proffer
+if [[ -z ${PROFFER_BIN:-} ]]; then
+    swift build -c release --product proffer --scratch-path .build-release >/dev/null
+    PROFFER_BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)/proffer
+fi
+BIN=$PROFFER_BIN
 
 WORK=$(mktemp -d /tmp/proffer-load.XXXXXX)
 SERVER_PID=

@@ -99,12 +99,17 @@ struct LiveAPI: Sendable {
         return answer
     }
 
+    /// The terms a new person proffers by default, which a request must accept.
+    static let defaultTerms = #"["no-stalking","max-retention","no-sale","breach-notification"]"#
+
     func ask(_ orgToken: String, person: String, keys: [String], purpose: String = "ServiceProvision",
-             thirdParties: String = "[]", durationDays: Int = 30) async throws -> Answer {
+             thirdParties: String = "[]", durationDays: Int = 30, retentionDays: Int = 90,
+             acceptedTerms: String = LiveAPI.defaultTerms, extra: String = "") async throws -> Answer {
         let keyList = keys.map { "\"\($0)\"" }.joined(separator: ",")
         return try await call(.post, "/v1/requests", token: orgToken, json: """
-            {"person":"\(person)","keys":[\(keyList)],"purpose":"\(purpose)","retentionDays":90,
-             "thirdParties":\(thirdParties),"durationDays":\(durationDays),"reason":"To open your account."}
+            {"person":"\(person)","keys":[\(keyList)],"purpose":"\(purpose)","retentionDays":\(retentionDays),
+             "thirdParties":\(thirdParties),"durationDays":\(durationDays),"reason":"To open your account.",
+             "acceptedTerms":\(acceptedTerms)\(extra)}
             """)
     }
 }

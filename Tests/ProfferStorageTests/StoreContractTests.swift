@@ -33,6 +33,12 @@ struct StoreContractTests {
         return request
     }
 
+    static func grant(_ request: DataRequest, keys: [String]? = nil, expiresAt: Timestamp, at now: Timestamp) -> Grant {
+        Grant(id: .generate(), requestID: request.id, organisationID: request.organisationID, personID: request.personID,
+              keys: keys ?? request.keys, purpose: request.purpose, retentionDays: request.retentionDays, thirdParties: request.thirdParties,
+              createdAt: now, expiresAt: expiresAt, revokedAt: nil)
+    }
+
     static func fullChain(_ store: ProfferStore, _ person: PersonID) async throws -> [AuditEntry] {
         try await store.auditEntries(for: person, after: 0, limit: 10_000)
     }
@@ -142,9 +148,9 @@ struct StoreContractTests {
 
             let now = Timestamp.now()
             await #expect(throws: DomainError.notFound(what: "request", id: request.id.rawValue)) {
-                _ = try await store.grantRequest(request.id, by: stranger.id, keys: ["contact.email"], expiresAt: now.adding(days: 1), at: now)
+                _ = try await store.grantRequest(Self.grant(request, keys: ["contact.email"], expiresAt: now.adding(days: 1), at: now), by: stranger.id)
             }
-            let grant = try await store.grantRequest(request.id, by: person.id, keys: ["contact.email"], expiresAt: now.adding(days: 1), at: now)
+            let grant = try await store.grantRequest(Self.grant(request, keys: ["contact.email"], expiresAt: now.adding(days: 1), at: now), by: person.id)
             #expect(grant.keys == ["contact.email"])
             #expect(grant.thirdParties == [ThirdParty(name: "Courier Ltd")])
             #expect(try await store.request(id: request.id)?.state == .granted)
@@ -185,7 +191,7 @@ struct StoreContractTests {
             let organisation = try await Self.makeOrganisation(store)
             let request = try await Self.makeRequest(store, organisation, person)
             let now = Timestamp.now()
-            let grant = try await store.grantRequest(request.id, by: person.id, keys: request.keys, expiresAt: now.adding(seconds: 60), at: now)
+            let grant = try await store.grantRequest(Self.grant(request, keys: request.keys, expiresAt: now.adding(seconds: 60), at: now), by: person.id)
             await #expect(throws: DomainError.grantNotActive(grantID: grant.id, status: .expired, since: grant.expiresAt)) {
                 _ = try await store.recordDisclosure(grant: grant.id, organisation: organisation.id, keys: [], at: now.adding(seconds: 61))
             }
@@ -201,7 +207,7 @@ struct StoreContractTests {
             let refused = try await store.refuseRequest(request.id, by: person.id, note: "no thanks", at: .now())
             #expect(refused.state == .refused)
             await #expect(throws: DomainError.self) {
-                _ = try await store.grantRequest(request.id, by: person.id, keys: request.keys, expiresAt: .now().adding(days: 1), at: .now())
+                _ = try await store.grantRequest(Self.grant(request, keys: request.keys, expiresAt: .now().adding(days: 1), at: .now()), by: person.id)
             }
             #expect(try await store.grants(of: .person(person.id)).isEmpty)
             let chain = try await Self.fullChain(store, person.id)
@@ -268,7 +274,7 @@ struct StoreContractTests {
             let person = try await Self.makePerson(store)
             let organisation = try await Self.makeOrganisation(store)
             let request = try await Self.makeRequest(store, organisation, person)
-            let grant = try await store.grantRequest(request.id, by: person.id, keys: request.keys, expiresAt: .now().adding(days: 1), at: .now())
+            let grant = try await store.grantRequest(Self.grant(request, keys: request.keys, expiresAt: .now().adding(days: 1), at: .now()), by: person.id)
             let before = try await Self.fullChain(store, person.id).count
             try await store.engine.withWriteConnection { db in try await db.raw("ALTER TABLE audit_entries RENAME TO audit_entries_away").run() }
             await #expect(throws: (any Error).self) {

@@ -10,7 +10,11 @@ public enum AuditKind: String, Sendable, Hashable, Codable, CaseIterable {
     case requestGranted = "request.granted"
     case requestRefused = "request.refused"
     case grantRevoked = "grant.revoked"
+    case grantExpired = "grant.expired"
     case disclosure = "disclosure"
+    case termsUpdated = "terms.updated"
+    case ruleAdded = "rule.added"
+    case ruleRemoved = "rule.removed"
 }
 
 /// The facts of an event, before it takes its place in the chain.

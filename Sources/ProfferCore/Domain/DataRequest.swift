@@ -28,12 +28,24 @@ public struct DataRequest: Sendable, Hashable {
     public var createdAt: Timestamp
     public var decidedAt: Timestamp?
     public var grantID: GrantID?
+    /// The person's proffered terms the organisation accepts.
+    public var acceptedTerms: [TermID]
+    public var declarations: Declarations
+    /// Who decided: `person`, `rule:<id>` or `terms`; nil while pending.
+    public var decidedBy: String?
+    /// The decision in plain words (an automatic decision's explanation, or the person's reason).
+    public var decisionNote: String?
 
     public init(
         id: RequestID, organisationID: OrganisationID, personID: PersonID, keys: [String], purpose: String,
         retentionDays: Int, thirdParties: [ThirdParty], durationDays: Int, reason: String,
-        state: State, createdAt: Timestamp, decidedAt: Timestamp?, grantID: GrantID?
+        state: State, createdAt: Timestamp, decidedAt: Timestamp?, grantID: GrantID?,
+        acceptedTerms: [TermID] = [], declarations: Declarations = Declarations(), decidedBy: String? = nil, decisionNote: String? = nil
     ) {
+        self.acceptedTerms = acceptedTerms
+        self.declarations = declarations
+        self.decidedBy = decidedBy
+        self.decisionNote = decisionNote
         self.id = id
         self.organisationID = organisationID
         self.personID = personID
@@ -47,6 +59,47 @@ public struct DataRequest: Sendable, Hashable {
         self.createdAt = createdAt
         self.decidedAt = decidedAt
         self.grantID = grantID
+    }
+}
+
+/// What an organisation declares it would do with the data, checked against the person's terms.
+public struct Declarations: Sendable, Hashable, Codable {
+    /// Use the data to track the person beyond the organisation's own service.
+    public var tracking: Bool
+    /// Sell or trade the data.
+    public var sale: Bool
+    /// Make automated decisions with legal or similarly significant effect.
+    public var automatedDecisions: Bool
+
+    public init(tracking: Bool = false, sale: Bool = false, automatedDecisions: Bool = false) {
+        self.tracking = tracking
+        self.sale = sale
+        self.automatedDecisions = automatedDecisions
+    }
+
+    /// Absent declarations are `false`: an organisation that says nothing declares nothing risky.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        tracking = try container.decodeIfPresent(Bool.self, forKey: .tracking) ?? false
+        sale = try container.decodeIfPresent(Bool.self, forKey: .sale) ?? false
+        automatedDecisions = try container.decodeIfPresent(Bool.self, forKey: .automatedDecisions) ?? false
+    }
+}
+
+extension DataRequest {
+    /// Marks the request decided.
+    public mutating func decide(_ state: State, by decidedBy: String, note: String?, at now: Timestamp) {
+        self.state = state
+        self.decidedBy = decidedBy
+        self.decisionNote = note
+        self.decidedAt = now
+    }
+
+    /// The facts terms and rules are checked against.
+    public func facts(organisationVerified: Bool) -> RequestFacts {
+        RequestFacts(keys: keys, purpose: purpose, retentionDays: retentionDays, durationDays: durationDays, thirdParties: thirdParties,
+                     tracking: declarations.tracking, sale: declarations.sale, automatedDecisions: declarations.automatedDecisions,
+                     acceptedTerms: Set(acceptedTerms), organisationVerified: organisationVerified)
     }
 }
 

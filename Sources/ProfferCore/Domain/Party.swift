@@ -30,8 +30,11 @@ public struct Organisation: Sendable, Hashable {
     public var clientID: String
     public var secretDigest: Data
     public var createdAt: Timestamp
+    public var contact: OrganisationContact
 
-    public init(id: OrganisationID, name: String, domain: String, verified: Bool, clientID: String, secretDigest: Data, createdAt: Timestamp) {
+    public init(id: OrganisationID, name: String, domain: String, verified: Bool, clientID: String, secretDigest: Data, createdAt: Timestamp,
+                contact: OrganisationContact = OrganisationContact()) {
+        self.contact = contact
         self.id = id
         self.name = name
         self.domain = domain
@@ -39,6 +42,29 @@ public struct Organisation: Sendable, Hashable {
         self.clientID = clientID
         self.secretDigest = secretDigest
         self.createdAt = createdAt
+    }
+}
+
+/// How to reach an organisation about personal data: what consent receipts name as the PII controller.
+public struct OrganisationContact: Sendable, Hashable, Codable {
+    /// The data protection contact, e.g. "Data Protection Officer".
+    public var name: String?
+    public var email: String?
+    public var phone: String?
+    /// A postal address in the catalogue's `postal-address` shape.
+    public var address: JSONValue?
+    public var policyURL: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, email, phone, address, policyURL = "policyUrl"
+    }
+
+    public init(name: String? = nil, email: String? = nil, phone: String? = nil, address: JSONValue? = nil, policyURL: String? = nil) {
+        self.name = name
+        self.email = email
+        self.phone = phone
+        self.address = address
+        self.policyURL = policyURL
     }
 }
 

@@ -49,6 +49,13 @@ public struct ProfferedTerm: Sendable, Hashable, Codable {
         self.parameters = parameters
     }
 
+    /// `parameters` may be left out: the term's defaults apply.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(TermID.self, forKey: .id)
+        parameters = try container.decodeIfPresent([String: Int].self, forKey: .parameters) ?? [:]
+    }
+
     public func value(_ name: String) -> Int? {
         parameters[name] ?? TermRoster.standard.definition(id).parameters.first { $0.name == name }?.defaultValue
     }

@@ -79,10 +79,12 @@ struct OrganisationDTO: Codable, Sendable {
     var verified: Bool
     var clientId: String
     var createdAt: Timestamp
+    var contact: OrganisationContact
     /// Present only when the secret was just created or rotated.
     var clientSecret: String?
 
     init(_ organisation: Organisation, secret: String? = nil) {
+        contact = organisation.contact
         id = organisation.id.rawValue
         name = organisation.name
         domain = organisation.domain
@@ -107,8 +109,22 @@ struct RequestDTO: Codable, Sendable {
     var createdAt: Timestamp
     var decidedAt: Timestamp?
     var grantId: String?
+    var acceptedTerms: [TermID]
+    var tracking: Bool
+    var sale: Bool
+    var automatedDecisions: Bool
+    /// Who decided: `person`, `rule:<id>` or `terms`.
+    var decidedBy: String?
+    /// The decision in plain words.
+    var decision: String?
 
     init(_ request: DataRequest, organisation: Organisation, personHandle: String) {
+        acceptedTerms = request.acceptedTerms
+        tracking = request.declarations.tracking
+        sale = request.declarations.sale
+        automatedDecisions = request.declarations.automatedDecisions
+        decidedBy = request.decidedBy
+        decision = request.decisionNote
         id = request.id.rawValue
         self.organisation = OrganisationSummaryDTO(organisation)
         person = personHandle
@@ -217,4 +233,111 @@ struct AuditHeadDTO: Codable, Sendable {
 
 struct ListDTO<Item: Encodable & Sendable>: Encodable, Sendable {
     var items: [Item]
+}
+
+struct ReceiptDTO: Codable, Sendable {
+    var id: String
+    var event: ReceiptEvent
+    var requestId: String
+    var grantId: String?
+    var organisation: String
+    var issuedAt: Timestamp
+    var kid: String
+    /// The signed receipt: a compact JWS (EdDSA) whose payload is the Kantara v1.1 document.
+    var jws: String
+    /// The payload, decoded for convenience; the JWS is what to keep and verify.
+    var receipt: JSONValue?
+
+    init(_ record: ReceiptRecord, includeDocument: Bool) {
+        id = record.id.rawValue
+        event = record.event
+        requestId = record.requestID.rawValue
+        grantId = record.grantID?.rawValue
+        organisation = record.organisationID.rawValue
+        issuedAt = record.issuedAt
+        kid = record.kid
+        jws = record.jws
+        receipt = includeDocument ? Self.payload(of: record.jws) : nil
+    }
+
+    static func payload(of jws: String) -> JSONValue? {
+        let parts = jws.split(separator: ".")
+        guard parts.count == 3, let data = Data(base64URLEncoded: String(parts[1])) else { return nil }
+        return try? JSONDecoder().decode(JSONValue.self, from: data)
+    }
+}
+
+struct TermDefinitionDTO: Codable, Sendable {
+    var id: TermID
+    var title: String
+    var text: String
+    var parameters: [TermParameter]
+    var isDefault: Bool
+
+    init(_ definition: TermDefinition) {
+        id = definition.id
+        title = definition.title
+        text = definition.text(with: [:])
+        parameters = definition.parameters
+        isDefault = definition.isDefault
+    }
+}
+
+struct ProfferedTermDTO: Codable, Sendable {
+    var id: TermID
+    var title: String
+    /// The term in plain words, with the person's parameter values filled in.
+    var text: String
+    var parameters: [String: Int]
+
+    init(_ term: ProfferedTerm, roster: TermRoster) {
+        let definition = roster.definition(term.id)
+        id = term.id
+        title = definition.title
+        text = definition.text(with: term.parameters)
+        var values: [String: Int] = [:]
+        for parameter in definition.parameters { values[parameter.name] = term.value(parameter.name) }
+        parameters = values
+    }
+}
+
+struct PersonTermsDTO: Codable, Sendable {
+    var person: String
+    var terms: [ProfferedTermDTO]
+}
+
+struct RuleDTO: Codable, Sendable {
+    var id: String
+    var action: RuleAction
+    var keys: [KeyPattern]
+    var purposes: [String]
+    var organisationVerified: Bool?
+    var maxDurationDays: Int?
+    var note: String?
+    /// The rule in plain words.
+    var summary: String
+    var createdAt: Timestamp
+
+    init(_ rule: DecisionRule) {
+        id = rule.id.rawValue
+        action = rule.action
+        keys = rule.keys
+        purposes = rule.purposes
+        organisationVerified = rule.organisationVerified
+        maxDurationDays = rule.maxDurationDays
+        note = rule.note
+        summary = rule.summary
+        createdAt = rule.createdAt
+    }
+}
+
+struct RulePreviewDTO: Codable, Sendable {
+    var requestId: String
+    var organisation: String
+    var keys: [String]
+    var purpose: String
+    var actualState: DataRequest.State
+    /// What the current terms and rules would decide: `refused-by-terms`, `refused-by-rule`, `granted-by-rule` or `ask`.
+    var wouldBe: String
+    var explanation: String
 }

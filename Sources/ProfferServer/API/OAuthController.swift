@@ -31,7 +31,7 @@ struct OAuthController: Sendable {
         var headers: HTTPFields = [:]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Basic realm=\"proffer\"" }
         return Problem(status, "oauth-\(code.replacingOccurrences(of: "_", with: "-"))", title: "OAuth token request refused",
-                       detail: description, extensions: ["error": code, "error_description": description], headers: headers)
+                       detail: description, extensions: ["error": .string(code), "error_description": .string(description)], headers: headers)
     }
 
     @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<TokenResponse> {

@@ -17,7 +17,12 @@ struct OrganisationController: Sendable {
         var thirdParties: [ThirdParty]
         var durationDays: Int
         var reason: String
-        static let fields: Set<String> = ["person", "keys", "purpose", "retentionDays", "thirdParties", "durationDays", "reason"]
+        var acceptedTerms: [TermID]?
+        var tracking: Bool?
+        var sale: Bool?
+        var automatedDecisions: Bool?
+        static let fields: Set<String> = ["person", "keys", "purpose", "retentionDays", "thirdParties", "durationDays", "reason",
+                                          "acceptedTerms", "tracking", "sale", "automatedDecisions"]
 
         static func checkShape(_ object: [String: JSONValue]) -> [FieldError] {
             guard case .array(let parties)? = object["thirdParties"] else { return [] }
@@ -62,15 +67,69 @@ struct OrganisationController: Sendable {
         guard let person = try await services.store.person(handle: body.person) else {
             throw Problem.validation(ValidationFailure(pointer: "/person", detail: "no person has the handle \"\(body.person.prefix(40))\""))
         }
-        let dataRequest = DataRequest(
+        let organisation = try await organisation(identity)
+        let now = Timestamp.now()
+        var dataRequest = DataRequest(
             id: .generate(), organisationID: identity.organisationID, personID: person.id, keys: body.keys,
             purpose: body.purpose, retentionDays: body.retentionDays,
             thirdParties: body.thirdParties.map { ThirdParty(name: $0.name.trimmingCharacters(in: .whitespaces), purpose: $0.purpose) },
-            durationDays: body.durationDays, reason: body.reason, state: .pending, createdAt: .now(), decidedAt: nil, grantID: nil
+            durationDays: body.durationDays, reason: body.reason, state: .pending, createdAt: now, decidedAt: nil, grantID: nil,
+            acceptedTerms: body.acceptedTerms ?? [],
+            declarations: Declarations(tracking: body.tracking ?? false, sale: body.sale ?? false, automatedDecisions: body.automatedDecisions ?? false)
         )
-        try await services.store.createRequest(dataRequest)
-        return JSONResponse(RequestDTO(dataRequest, organisation: try await organisation(identity), personHandle: person.handle),
+        let decision = services.evaluator.decide(
+            terms: try await services.proffered(by: person.id), rules: try await services.store.rules(of: person.id),
+            request: dataRequest.facts(organisationVerified: organisation.verified))
+        switch decision {
+        case .askPerson:
+            try await services.store.createRequest(dataRequest)
+        case .refusedByTerms(let broken):
+            dataRequest.decide(.refused, by: "terms", note: decision.explanation, at: now)
+            let receipt = try await services.receipt(.refused, request: dataRequest, grant: nil, organisation: organisation,
+                                                     decidedBy: "terms", explanation: decision.explanation, at: now)
+            try await services.store.createRequest(dataRequest, receipt: receipt)
+            throw Self.termsProblem(broken, request: dataRequest, receipt: receipt)
+        case .refusedByRule(let rule, let explanation):
+            dataRequest.decide(.refused, by: "rule:\(rule)", note: explanation, at: now)
+            let receipt = try await services.receipt(.refused, request: dataRequest, grant: nil, organisation: organisation,
+                                                     decidedBy: "rule:\(rule)", explanation: explanation, at: now)
+            try await services.store.createRequest(dataRequest, receipt: receipt)
+        case .grantedByRule(let rules, let days, let explanation):
+            let decidedBy = "rule:" + (rules.first?.rawValue ?? "")
+            let grant = services.grant(of: dataRequest, keys: dataRequest.keys, days: days, at: now)
+            dataRequest.decide(.granted, by: decidedBy, note: explanation, at: now)
+            dataRequest.grantID = grant.id
+            let receipt = try await services.receipt(.granted, request: dataRequest, grant: grant, organisation: organisation,
+                                                     decidedBy: decidedBy, explanation: explanation, at: now)
+            try await services.store.createRequest(dataRequest, grant: grant, receipt: receipt)
+        }
+        return JSONResponse(RequestDTO(dataRequest, organisation: organisation, personHandle: person.handle),
                             status: .created, headers: [.location: "/v1/requests/\(dataRequest.id)"])
+    }
+
+    /// The answer to a request that breaks the person's terms: each broken term, where in the request it is
+    /// broken, and the refusal's receipt.
+    static func termsProblem(_ broken: [BrokenTerm], request: DataRequest, receipt: ReceiptRecord) -> Problem {
+        let errors = broken.map { term -> FieldError in
+            let pointer: String = switch term.term {
+            case .noOnwardSharing: "/thirdParties"
+            case .serviceOnly: "/purpose"
+            case .maxRetention: "/retentionDays"
+            case .noStalking: "/tracking"
+            case .noSale: "/sale"
+            case .noAutomatedDecisions: "/automatedDecisions"
+            case .deleteOnServiceEnd, .breachNotification: "/acceptedTerms"
+            }
+            return FieldError(pointer: term.reason == "the request does not accept it" ? "/acceptedTerms" : pointer,
+                              detail: "breaks \(term.term.rawValue): \(term.reason)")
+        }
+        return Problem(.unprocessableContent, "terms-refused", title: "Refused by the person's terms",
+                       detail: "the request breaks the person's terms, so it was refused without asking them: "
+                           + broken.map { "\($0.term.rawValue) (\($0.reason))" }.joined(separator: "; ")
+                           + ". See GET /v1/people/{handle}/terms.",
+                       errors: errors,
+                       extensions: ["brokenTerms": .array(broken.map { .string($0.term.rawValue) }),
+                                    "requestId": .string(request.id.rawValue), "receiptId": .string(receipt.id.rawValue)])
     }
 
     func validate(_ body: NewRequest) throws {

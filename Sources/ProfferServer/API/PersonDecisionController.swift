@@ -77,9 +77,14 @@ struct PersonDecisionController: Sendable {
         }
         if !errors.isEmpty { throw Problem.validation(ValidationFailure(errors)) }
         let now = Timestamp.now()
-        // Keep the request's key order so a grant reads the same as what was asked.
-        let ordered = found.keys.filter { keys.contains($0) }
-        let grant = try await services.store.grantRequest(found.id, by: person.id, keys: ordered, expiresAt: now.adding(days: days), at: now)
+        let grant = services.grant(of: found, keys: keys, days: days, at: now)
+        guard let organisation = try await services.store.organisation(id: found.organisationID) else { throw Problem.notFound("you have no request \(found.id)") }
+        var decided = found
+        decided.decide(.granted, by: "person", note: nil, at: now)
+        decided.grantID = grant.id
+        let receipt = try await services.receipt(grant.keys.count < found.keys.count ? .partiallyGranted : .granted, request: decided, grant: grant,
+                                                 organisation: organisation, decidedBy: "person", explanation: nil, at: now)
+        _ = try await services.store.grantRequest(grant, by: person.id, receipt: receipt)
         return JSONResponse(try await services.grantDTOs([grant])[0], status: .created, headers: [.location: "/v1/me/grants/\(grant.id)"])
     }
 
@@ -90,7 +95,13 @@ struct PersonDecisionController: Sendable {
         if let reason = body.reason, reason.count > 500 {
             throw Problem.validation(ValidationFailure(pointer: "/reason", detail: "must be at most 500 characters"))
         }
-        let refused = try await services.store.refuseRequest(found.id, by: person.id, note: body.reason, at: .now())
+        let now = Timestamp.now()
+        guard let organisation = try await services.store.organisation(id: found.organisationID) else { throw Problem.notFound("you have no request \(found.id)") }
+        var decided = found
+        decided.decide(.refused, by: "person", note: body.reason, at: now)
+        let receipt = try await services.receipt(.refused, request: decided, grant: nil, organisation: organisation,
+                                                 decidedBy: "person", explanation: body.reason, at: now)
+        let refused = try await services.store.refuseRequest(found.id, by: person.id, note: body.reason, at: now, receipt: receipt)
         return JSONResponse(try await services.requestDTOs([refused])[0])
     }
 
@@ -123,8 +134,15 @@ struct PersonDecisionController: Sendable {
         if let reason = body.reason, reason.count > 500 {
             throw Problem.validation(ValidationFailure(pointer: "/reason", detail: "must be at most 500 characters"))
         }
+        let now = Timestamp.now()
+        guard let original = try await services.store.request(id: grant.requestID),
+              let organisation = try await services.store.organisation(id: grant.organisationID) else { throw Problem.notFound("you have no grant \(grant.id)") }
+        var revokedGrant = grant
+        revokedGrant.revokedAt = now
+        let receipt = try await services.receipt(.revoked, request: original, grant: revokedGrant, organisation: organisation,
+                                                 decidedBy: "person", explanation: body.reason, at: now)
         do {
-            let revoked = try await services.store.revokeGrant(grant.id, by: person.id, reason: body.reason, at: .now())
+            let revoked = try await services.store.revokeGrant(grant.id, by: person.id, reason: body.reason, at: now, receipt: receipt)
             return JSONResponse(try await services.grantDTOs([revoked])[0])
         } catch DomainError.grantNotActive(_, let status, let since) {
             throw Problem.conflict("grant \(grant.id) is already \(status.rawValue) (since \(since)); there is nothing to revoke")

@@ -17,7 +17,7 @@ struct PublicController: Sendable {
                      body: .init(byteBuffer: openAPIDocument))
         }
         router.get("/.well-known/jwks.json") { _, _ in
-            JSONResponse(services.accessTokens.jwks, headers: [.cacheControl: "public, max-age=300"])
+            JSONResponse(JWKSDocument(keys: services.accessTokens.jwks.keys + services.receiptSigner.jwks), headers: [.cacheControl: "public, max-age=300"])
         }
         router.get("/v1/catalogue") { _, _ in
             JSONResponse(ListDTO(items: services.catalogue.entries), headers: [.cacheControl: "public, max-age=300"])

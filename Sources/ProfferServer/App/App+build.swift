@@ -27,12 +27,14 @@ public func buildApplication(
         auth: Authenticator(store: store, accessTokens: accessTokens, adminTokenDigest: Data(SHA256.hash(data: Data(keys.adminToken.utf8)))),
         passwords: PasswordHasher(cost: configuration.bcryptCost),
         accessTokens: accessTokens,
+        receiptSigner: try await ReceiptSigner(dataDirectory: configuration.dataDirectory),
         configuration: configuration
     )
     let router = buildRouter(services: services, openAPIDocument: try OpenAPIDocument.load())
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Proffer"),
+        services: [ExpirySweeper(services: services, logger: logger)],
         logger: logger
     )
     return ProfferRuntime(application: application, store: store, keys: keys, configuration: configuration, services: services)
@@ -49,6 +51,8 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer) -> Router<AppR
     AdminController(services: services).addRoutes(to: router)
     OAuthController(services: services).addRoutes(to: router)
     OrganisationController(services: services).addRoutes(to: router)
+    PolicyController(services: services).addRoutes(to: router)
+    ReceiptController(services: services).addRoutes(to: router)
     return router
 }
 

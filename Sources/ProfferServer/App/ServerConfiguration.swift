@@ -22,6 +22,10 @@ public struct ServerConfiguration: Sendable {
     public var sessionLifetimeSeconds: Int = 7 * 86_400
     public var bcryptCost: UInt8 = 11
     public var logLevel: Logger.Level = .info
+    /// The jurisdiction named in consent receipts (an ISO 3166 code or region such as "EU").
+    public var jurisdiction: String = "EU"
+    /// How often the background job records grants that have expired (audit entry and receipt).
+    public var expirySweepSeconds: Int = 10
 
     public init() {}
 

@@ -9,9 +9,36 @@ struct Services: Sendable {
     let auth: Authenticator
     let passwords: PasswordHasher
     let accessTokens: AccessTokens
+    let receiptSigner: ReceiptSigner
     let configuration: ServerConfiguration
     let catalogue = Catalogue.standard
     let purposes = PurposeTaxonomy.standard
+    let terms = TermRoster.standard
+    let evaluator = RuleEvaluator()
+
+    /// The terms a person proffers: their choice, or the roster's defaults.
+    func proffered(by person: PersonID) async throws -> [ProfferedTerm] {
+        try await store.terms(of: person) ?? terms.defaults
+    }
+
+    /// Builds and signs the consent receipt for a decision; the caller stores it in the decision's transaction.
+    func receipt(_ event: ReceiptEvent, request: DataRequest, grant: Grant?, organisation: Organisation,
+                 decidedBy: String, explanation: String?, at now: Timestamp) async throws -> ReceiptRecord {
+        let id = ReceiptID.generate()
+        let document = ConsentReceipt.document(.init(
+            id: id, event: event, at: now, person: request.personID, organisation: organisation, request: request, grant: grant,
+            decidedBy: decidedBy, explanation: explanation, jurisdiction: configuration.jurisdiction))
+        let jws = try await receiptSigner.sign(document)
+        return ReceiptRecord(id: id, personID: request.personID, organisationID: organisation.id, requestID: request.id,
+                             grantID: grant?.id, event: event, kid: receiptSigner.activeKid, jws: jws, issuedAt: now)
+    }
+
+    /// A grant for (part of) a request, from now for `days` days.
+    func grant(of request: DataRequest, keys: [String], days: Int, at now: Timestamp) -> Grant {
+        Grant(id: .generate(), requestID: request.id, organisationID: request.organisationID, personID: request.personID,
+              keys: request.keys.filter(keys.contains), purpose: request.purpose, retentionDays: request.retentionDays,
+              thirdParties: request.thirdParties, createdAt: now, expiresAt: now.adding(days: days), revokedAt: nil)
+    }
 
     /// Opens a session for a person who has just signed up or in.
     func startSession(for person: Person, now: Timestamp) async throws -> SessionDTO {

@@ -77,39 +77,63 @@ extension ProfferRuntime {
 
         let registry = OrganisationRegistry(store: services.store)
         var organisations: [DemoCredentials.DemoOrganisation] = []
-        var organisationIDs: [String: OrganisationID] = [:]
+        var organisationByDomain: [String: Organisation] = [:]
         for (name, domain, verified) in [("Northwind Bank", "northwind-bank.example", true), ("Acme Insurance", "acme-insurance.example", false),
                                          ("Example College", "college.example", true)] {
-            let (organisation, secret) = try await registry.register(name: name, domain: domain, verified: verified)
+            let contact = OrganisationContact(
+                name: "Data Protection Officer", email: "dpo@\(domain)", phone: "+442079460000",
+                address: .object(["lines": .array([.string("1 Example Street")]), "locality": .string("London"), "country": .string("GB")]),
+                policyURL: "https://\(domain)/privacy")
+            let (organisation, secret) = try await registry.register(name: name, domain: domain, verified: verified, contact: contact)
             organisations.append(.init(id: organisation.id.rawValue, name: name, client_id: organisation.clientID, client_secret: secret))
-            organisationIDs[domain] = organisation.id
+            organisationByDomain[domain] = organisation
         }
+        let defaultTerms = services.terms.defaults.map(\.id)
 
-        func ask(_ domain: String, _ handle: String, _ keys: [String], _ purpose: String, thirdParties: [ThirdParty] = [], reason: String) async throws -> DataRequest {
-            guard let organisationID = organisationIDs[domain], let personID = personIDs[handle] else { throw DomainError.notFound(what: "demo party", id: domain) }
-            let request = DataRequest(id: .generate(), organisationID: organisationID, personID: personID, keys: keys, purpose: purpose,
+        func ask(_ domain: String, _ handle: String, _ keys: [String], _ purpose: String, thirdParties: [ThirdParty] = [], reason: String) async throws -> (DataRequest, Organisation) {
+            guard let organisation = organisationByDomain[domain], let personID = personIDs[handle] else { throw DomainError.notFound(what: "demo party", id: domain) }
+            let request = DataRequest(id: .generate(), organisationID: organisation.id, personID: personID, keys: keys, purpose: purpose,
                                       retentionDays: 365, thirdParties: thirdParties, durationDays: 90, reason: reason,
-                                      state: .pending, createdAt: now, decidedAt: nil, grantID: nil)
+                                      state: .pending, createdAt: now, decidedAt: nil, grantID: nil, acceptedTerms: defaultTerms)
             try await services.store.createRequest(request)
-            return request
+            return (request, organisation)
+        }
+        func grant(_ asked: (DataRequest, Organisation), keys: [String], days: Int) async throws -> Grant {
+            var (request, organisation) = asked
+            let grant = services.grant(of: request, keys: keys, days: days, at: now)
+            request.decide(.granted, by: "person", note: nil, at: now)
+            request.grantID = grant.id
+            let receipt = try await services.receipt(keys.count < request.keys.count ? .partiallyGranted : .granted, request: request, grant: grant,
+                                                     organisation: organisation, decidedBy: "person", explanation: nil, at: now)
+            return try await services.store.grantRequest(grant, by: request.personID, receipt: receipt)
         }
         let mortgage = try await ask("northwind-bank.example", "alice", ["identity.name.full", "contact.email", "address.home", "finance.income.annual"],
                                      "CreditChecking", reason: "To assess your mortgage application.")
-        guard let alice = personIDs["alice"], let bob = personIDs["bob"], let carol = personIDs["carol"] else { throw DomainError.notFound(what: "demo person", id: "alice") }
-        let grant = try await services.store.grantRequest(mortgage.id, by: alice, keys: mortgage.keys, expiresAt: now.adding(days: 90), at: now)
-        let partial = try await ask("college.example", "alice", ["identity.name.full", "identity.birthdate", "contact.phone.mobile"],
-                                    "IdentityVerification", reason: "To confirm your identity before enrolment.")
-        _ = try await services.store.grantRequest(partial.id, by: alice, keys: ["identity.name.full"], expiresAt: now.adding(days: 30), at: now)
+        let granted = try await grant(mortgage, keys: mortgage.0.keys, days: 90)
+        let enrolment = try await ask("college.example", "alice", ["identity.name.full", "identity.birthdate", "contact.phone.mobile"],
+                                      "IdentityVerification", reason: "To confirm your identity before enrolment.")
+        _ = try await grant(enrolment, keys: ["identity.name.full"], days: 30)
         let pending = try await ask("acme-insurance.example", "alice", ["contact.email", "identity.birthdate"], "DirectMarketing",
                                     thirdParties: [ThirdParty(name: "Acme Partners Ltd", purpose: "co-marketing")],
                                     reason: "To send you quotes and offers from us and our partners.")
         _ = try await ask("college.example", "bob", ["education.qualification", "contact.email"], "EducationalTraining",
                           reason: "To confirm your degree for our master's programme.")
-        let refused = try await ask("acme-insurance.example", "carol", ["contact.email"], "Marketing", reason: "Newsletter.")
-        _ = try await services.store.refuseRequest(refused.id, by: carol, note: "not interested", at: now)
-        _ = bob
+        let (refused, insurer) = try await ask("acme-insurance.example", "carol", ["contact.email"], "Marketing", reason: "Newsletter.")
+        var refusal = refused
+        refusal.decide(.refused, by: "person", note: "not interested", at: now)
+        let refusalReceipt = try await services.receipt(.refused, request: refusal, grant: nil, organisation: insurer, decidedBy: "person",
+                                                        explanation: "not interested", at: now)
+        _ = try await services.store.refuseRequest(refused.id, by: refused.personID, note: "not interested", at: now, receipt: refusalReceipt)
+
+        // Standing rules for bob: contact details to verified organisations for service provision; never marketing.
+        if let bob = personIDs["bob"] {
+            try await services.store.addRule(DecisionRule(id: .generate(), action: .grant, keys: [.key("contact.email")], purposes: ["ServiceProvision"],
+                                                          organisationVerified: true, maxDurationDays: 365, note: "email to verified organisations for a service", createdAt: now), for: bob)
+            try await services.store.addRule(DecisionRule(id: .generate(), action: .refuse, keys: [.any], purposes: ["Marketing"],
+                                                          note: "never for marketing", createdAt: now), for: bob)
+        }
 
         return DemoCredentials(base_url: baseURL, admin_token: keys.adminToken, people: people, organisations: organisations,
-                               example_grant_id: grant.id.rawValue, example_pending_request_id: pending.id.rawValue)
+                               example_grant_id: granted.id.rawValue, example_pending_request_id: pending.0.id.rawValue)
     }
 }

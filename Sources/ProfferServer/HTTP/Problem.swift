@@ -13,11 +13,11 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     public var detail: String
     public var errors: [FieldError]
     /// Extension members (RFC 9457 §3.2), e.g. `since` for a revoked grant or OAuth's `error`.
-    public var extensions: [String: String]
+    public var extensions: [String: JSONValue]
     public var headers: HTTPFields
 
     public init(_ status: HTTPResponse.Status, _ slug: String, title: String, detail: String,
-                errors: [FieldError] = [], extensions: [String: String] = [:], headers: HTTPFields = [:]) {
+                errors: [FieldError] = [], extensions: [String: JSONValue] = [:], headers: HTTPFields = [:]) {
         self.status = status
         self.slug = slug
         self.title = title
@@ -43,7 +43,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         if !errors.isEmpty {
             body["errors"] = .array(errors.map { .object(["pointer": .string($0.pointer), "detail": .string($0.detail)]) })
         }
-        for (key, value) in extensions { body[key] = .string(value) }
+        for (key, value) in extensions { body[key] = value }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(JSONValue.object(body))) ?? Data("{}".utf8)
@@ -96,7 +96,7 @@ extension Problem {
             let verb = status == .revoked ? "was revoked by the person" : "expired"
             return Problem(.forbidden, "grant-\(status.rawValue)", title: "The grant is not active",
                            detail: "grant \(grantID) \(verb) at \(since); no data is disclosed under it",
-                           extensions: ["grantStatus": status.rawValue, "since": since.rfc3339])
+                           extensions: ["grantStatus": .string(status.rawValue), "since": .string(since.rfc3339)])
         case .requestAlreadyDecided(let requestID, let state):
             return .conflict("request \(requestID) was already decided (\(state.rawValue)); a decision cannot be changed, revoke the grant instead")
         case .unavailable(let detail):

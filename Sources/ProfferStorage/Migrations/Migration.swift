@@ -24,6 +24,7 @@ public enum Migrator {
         Migration0003CreateOrganisations.migration,
         Migration0004CreateRequestsAndGrants.migration,
         Migration0005CreateAudit.migration,
+        Migration0006CreateTermsRulesReceipts.migration,
     ]
 
     /// The newest schema version this build knows.

@@ -9,10 +9,10 @@ extension ProfferStore {
                 throw DomainError.conflict("an organisation with the domain \"\(organisation.domain)\" already exists")
             }
             try await db.raw("""
-                INSERT INTO organisations (id, name, domain, verified, client_id, secret_digest, created_at)
+                INSERT INTO organisations (id, name, domain, verified, client_id, secret_digest, created_at, contact)
                 VALUES (\(bind: organisation.id.rawValue), \(bind: organisation.name), \(bind: organisation.domain),
                         \(bind: organisation.verified ? 1 : 0), \(bind: organisation.clientID), \(bind: organisation.secretDigest),
-                        \(bind: organisation.createdAt.millisecondsSinceEpoch))
+                        \(bind: organisation.createdAt.millisecondsSinceEpoch), \(bind: JSONColumn.encode(organisation.contact)))
                 """).run()
         }
     }
@@ -60,7 +60,8 @@ extension ProfferStore {
             verified: try row.decode(column: "verified", as: Int.self) != 0,
             clientID: try row.decode(column: "client_id", as: String.self),
             secretDigest: try row.decode(column: "secret_digest", as: Data.self),
-            createdAt: try row.timestamp("created_at")
+            createdAt: try row.timestamp("created_at"),
+            contact: try JSONColumn.decode(OrganisationContact.self, try row.decode(column: "contact", as: String.self))
         )
     }
 }

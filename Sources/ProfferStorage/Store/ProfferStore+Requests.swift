@@ -25,22 +25,41 @@ public enum PartyFilter: Sendable {
 extension ProfferStore {
     // MARK: Requests
 
-    /// Stores a new request and tells the person's audit log it arrived.
-    public func createRequest(_ request: DataRequest) async throws {
+    /// Stores a new request and tells the person's audit log it arrived. A request decided at once (by the
+    /// person's terms or rules) arrives with its state, its grant if granted, and its consent receipt, all in
+    /// the same transaction.
+    public func createRequest(_ request: DataRequest, grant: Grant? = nil, receipt: ReceiptRecord? = nil) async throws {
         let kind = self.kind
         try await write { db in
             try await db.raw("""
                 INSERT INTO requests (id, organisation_id, person_id, keys, purpose, retention_days, third_parties,
-                                      duration_days, reason, state, created_at, decided_at, grant_id)
+                                      duration_days, reason, state, created_at, decided_at, grant_id,
+                                      accepted_terms, declarations, decided_by, decision_note)
                 VALUES (\(bind: request.id.rawValue), \(bind: request.organisationID.rawValue), \(bind: request.personID.rawValue),
                         \(bind: JSONColumn.encode(request.keys)), \(bind: request.purpose), \(bind: request.retentionDays),
                         \(bind: JSONColumn.encode(request.thirdParties)), \(bind: request.durationDays), \(bind: request.reason),
-                        \(bind: request.state.rawValue), \(bind: request.createdAt.millisecondsSinceEpoch), NULL, NULL)
+                        \(bind: request.state.rawValue), \(bind: request.createdAt.millisecondsSinceEpoch),
+                        \(bind: request.decidedAt?.millisecondsSinceEpoch), \(bind: grant?.id.rawValue),
+                        \(bind: JSONColumn.encode(request.acceptedTerms)), \(bind: JSONColumn.encode(request.declarations)),
+                        \(bind: request.decidedBy), \(bind: request.decisionNote))
                 """).run()
             _ = try await Self.appendAudit(
                 AuditEvent(kind: .requestReceived, actor: "organisation:\(request.organisationID)", organisationID: request.organisationID,
                            requestID: request.id, keys: request.keys, note: "purpose \(request.purpose)", at: request.createdAt),
                 for: request.personID, on: db, kind: kind)
+            if let grant {
+                try await Self.insertGrant(grant, on: db)
+                _ = try await Self.appendAudit(
+                    AuditEvent(kind: .requestGranted, actor: request.decidedBy ?? "person", organisationID: request.organisationID,
+                               requestID: request.id, grantID: grant.id, keys: grant.keys, note: request.decisionNote, at: grant.createdAt),
+                    for: request.personID, on: db, kind: kind)
+            } else if request.state == .refused {
+                _ = try await Self.appendAudit(
+                    AuditEvent(kind: .requestRefused, actor: request.decidedBy ?? "person", organisationID: request.organisationID,
+                               requestID: request.id, keys: request.keys, note: request.decisionNote, at: request.decidedAt ?? request.createdAt),
+                    for: request.personID, on: db, kind: kind)
+            }
+            if let receipt { try await Self.insertReceipt(receipt, on: db) }
         }
     }
 
@@ -57,53 +76,62 @@ extension ProfferStore {
         }
     }
 
-    /// Grants `keys` of a pending request until `expiresAt`, creating the grant.
-    public func grantRequest(
-        _ id: RequestID, by person: PersonID, keys: [String], expiresAt: Timestamp, at now: Timestamp
-    ) async throws -> Grant {
+    /// Grants a pending request: `grant` names the keys (a subset of the request's) and the expiry.
+    public func grantRequest(_ grant: Grant, by person: PersonID, decidedBy: String = "person", note: String? = nil,
+                             receipt: ReceiptRecord? = nil) async throws -> Grant {
         let kind = self.kind
         return try await write { db in
-            let request = try await Self.pendingRequest(id, of: person, on: db, kind: kind)
-            let grant = Grant(
-                id: .generate(), requestID: request.id, organisationID: request.organisationID, personID: person,
-                keys: keys, purpose: request.purpose, retentionDays: request.retentionDays,
-                thirdParties: request.thirdParties, createdAt: now, expiresAt: expiresAt, revokedAt: nil
-            )
+            let request = try await Self.pendingRequest(grant.requestID, of: person, on: db, kind: kind)
+            guard grant.personID == person, grant.organisationID == request.organisationID, Set(grant.keys).isSubset(of: request.keys) else {
+                throw DomainError.invalid(ValidationFailure(pointer: "/keys", detail: "a grant may cover only keys of its request"))
+            }
+            try await Self.insertGrant(grant, on: db)
             try await db.raw("""
-                INSERT INTO grants (id, request_id, organisation_id, person_id, keys, purpose, retention_days, third_parties,
-                                    created_at, expires_at, revoked_at)
-                VALUES (\(bind: grant.id.rawValue), \(bind: request.id.rawValue), \(bind: grant.organisationID.rawValue),
-                        \(bind: person.rawValue), \(bind: JSONColumn.encode(keys)), \(bind: grant.purpose), \(bind: grant.retentionDays),
-                        \(bind: JSONColumn.encode(grant.thirdParties)), \(bind: now.millisecondsSinceEpoch),
-                        \(bind: expiresAt.millisecondsSinceEpoch), NULL)
+                UPDATE requests SET state = 'granted', decided_at = \(bind: grant.createdAt.millisecondsSinceEpoch), grant_id = \(bind: grant.id.rawValue),
+                       decided_by = \(bind: decidedBy), decision_note = \(bind: note)
+                WHERE id = \(bind: request.id.rawValue)
                 """).run()
-            try await db.raw("""
-                UPDATE requests SET state = 'granted', decided_at = \(bind: now.millisecondsSinceEpoch), grant_id = \(bind: grant.id.rawValue)
-                WHERE id = \(bind: id.rawValue)
-                """).run()
-            let partial = keys.count < request.keys.count ? "partially granted: \(keys.count) of \(request.keys.count) keys" : "granted"
+            let partial = grant.keys.count < request.keys.count ? "partially granted: \(grant.keys.count) of \(request.keys.count) keys" : "granted"
             _ = try await Self.appendAudit(
-                AuditEvent(kind: .requestGranted, actor: "person", organisationID: request.organisationID, requestID: id,
-                           grantID: grant.id, keys: keys, note: "\(partial) until \(expiresAt)", at: now),
+                AuditEvent(kind: .requestGranted, actor: decidedBy, organisationID: request.organisationID, requestID: request.id,
+                           grantID: grant.id, keys: grant.keys, note: note ?? "\(partial) until \(grant.expiresAt)", at: grant.createdAt),
                 for: person, on: db, kind: kind)
+            if let receipt { try await Self.insertReceipt(receipt, on: db) }
             return grant
         }
     }
 
+    static func insertGrant(_ grant: Grant, on db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO grants (id, request_id, organisation_id, person_id, keys, purpose, retention_days, third_parties,
+                                created_at, expires_at, revoked_at)
+            VALUES (\(bind: grant.id.rawValue), \(bind: grant.requestID.rawValue), \(bind: grant.organisationID.rawValue),
+                    \(bind: grant.personID.rawValue), \(bind: JSONColumn.encode(grant.keys)), \(bind: grant.purpose), \(bind: grant.retentionDays),
+                    \(bind: JSONColumn.encode(grant.thirdParties)), \(bind: grant.createdAt.millisecondsSinceEpoch),
+                    \(bind: grant.expiresAt.millisecondsSinceEpoch), NULL)
+            """).run()
+    }
+
     /// Refuses a pending request.
-    public func refuseRequest(_ id: RequestID, by person: PersonID, note: String?, at now: Timestamp) async throws -> DataRequest {
+    public func refuseRequest(_ id: RequestID, by person: PersonID, note: String?, at now: Timestamp,
+                              receipt: ReceiptRecord? = nil) async throws -> DataRequest {
         let kind = self.kind
         return try await write { db in
             var request = try await Self.pendingRequest(id, of: person, on: db, kind: kind)
             try await db.raw("""
-                UPDATE requests SET state = 'refused', decided_at = \(bind: now.millisecondsSinceEpoch) WHERE id = \(bind: id.rawValue)
+                UPDATE requests SET state = 'refused', decided_at = \(bind: now.millisecondsSinceEpoch), decided_by = 'person',
+                       decision_note = \(bind: note)
+                WHERE id = \(bind: id.rawValue)
                 """).run()
             _ = try await Self.appendAudit(
                 AuditEvent(kind: .requestRefused, actor: "person", organisationID: request.organisationID, requestID: id,
                            keys: request.keys, note: note.map { "refused: \($0)" } ?? "refused", at: now),
                 for: person, on: db, kind: kind)
+            if let receipt { try await Self.insertReceipt(receipt, on: db) }
             request.state = .refused
             request.decidedAt = now
+            request.decidedBy = "person"
+            request.decisionNote = note
             return request
         }
     }
@@ -132,7 +160,11 @@ extension ProfferStore {
             state: DataRequest.State(rawValue: try row.decode(column: "state", as: String.self)) ?? .pending,
             createdAt: try row.timestamp("created_at"),
             decidedAt: try row.optionalTimestamp("decided_at"),
-            grantID: try row.optional("grant_id", as: String.self).map(GrantID.init(trusted:))
+            grantID: try row.optional("grant_id", as: String.self).map(GrantID.init(trusted:)),
+            acceptedTerms: try JSONColumn.decode([TermID].self, try row.decode(column: "accepted_terms", as: String.self)),
+            declarations: try JSONColumn.decode(Declarations.self, try row.decode(column: "declarations", as: String.self)),
+            decidedBy: try row.optional("decided_by", as: String.self),
+            decisionNote: try row.optional("decision_note", as: String.self)
         )
     }
 
@@ -151,7 +183,8 @@ extension ProfferStore {
     }
 
     /// Revokes one of the person's grants; the very next disclosure is refused.
-    public func revokeGrant(_ id: GrantID, by person: PersonID, reason: String?, at now: Timestamp) async throws -> Grant {
+    public func revokeGrant(_ id: GrantID, by person: PersonID, reason: String?, at now: Timestamp,
+                            receipt: ReceiptRecord? = nil) async throws -> Grant {
         let kind = self.kind
         return try await write { db in
             guard let row = try await db.raw("SELECT * FROM grants WHERE id = \(bind: id.rawValue)\(unsafeRaw: kind.forUpdate)").first() else {
@@ -168,6 +201,7 @@ extension ProfferStore {
                 AuditEvent(kind: .grantRevoked, actor: "person", organisationID: grant.organisationID, requestID: grant.requestID,
                            grantID: id, keys: grant.keys, note: reason.map { "revoked: \($0)" } ?? "revoked", at: now),
                 for: person, on: db, kind: kind)
+            if let receipt { try await Self.insertReceipt(receipt, on: db) }
             grant.revokedAt = now
             return grant
         }

@@ -1,0 +1,133 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ProfferCore
+import ProfferStorage
+
+/// The person's own terms and automatic rules, and the public roster of terms.
+struct PolicyController: Sendable {
+    let services: Services
+
+    struct TermsBody: RequestBody {
+        var terms: [ProfferedTerm]
+        static let fields: Set<String> = ["terms"]
+
+        static func checkShape(_ object: [String: JSONValue]) -> [FieldError] {
+            guard case .array(let items)? = object["terms"] else { return [] }
+            return items.enumerated().flatMap { index, item -> [FieldError] in
+                guard case .object(let members) = item else { return [] }
+                return members.keys.sorted().filter { $0 != "id" && $0 != "parameters" }.map {
+                    FieldError(pointer: "/terms/\(index)/\(JSONPointer.escape($0))", detail: "unknown field; allowed fields are id, parameters")
+                }
+            }
+        }
+    }
+
+    struct RuleBody: RequestBody {
+        var action: RuleAction
+        var keys: [KeyPattern]
+        var purposes: [String]?
+        var organisationVerified: Bool?
+        var maxDurationDays: Int?
+        var note: String?
+        static let fields: Set<String> = ["action", "keys", "purposes", "organisationVerified", "maxDurationDays", "note"]
+    }
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/v1/terms", use: roster)
+        router.get("/v1/people/{handle}/terms", use: publicTerms)
+        router.get("/v1/me/terms", use: myTerms)
+        router.put("/v1/me/terms", use: setTerms)
+        router.get("/v1/me/rules", use: listRules)
+        router.post("/v1/me/rules", use: addRule)
+        router.delete("/v1/me/rules/{ruleId}", use: removeRule)
+        router.get("/v1/me/rules/preview", use: preview)
+    }
+
+    @Sendable func roster(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ListDTO<TermDefinitionDTO>> {
+        JSONResponse(ListDTO(items: services.terms.definitions.map(TermDefinitionDTO.init)), headers: [.cacheControl: "public, max-age=300"])
+    }
+
+    @Sendable func publicTerms(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<PersonTermsDTO> {
+        let handle = context.parameters.get("handle") ?? ""
+        guard handle.count <= 32, let person = try await services.store.person(handle: handle) else {
+            throw Problem.notFound("no person has the handle \"\(handle.prefix(40))\"")
+        }
+        return JSONResponse(try await termsDTO(person))
+    }
+
+    func termsDTO(_ person: Person) async throws -> PersonTermsDTO {
+        PersonTermsDTO(person: person.handle, terms: try await services.proffered(by: person.id).map { ProfferedTermDTO($0, roster: services.terms) })
+    }
+
+    @Sendable func myTerms(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<PersonTermsDTO> {
+        JSONResponse(try await termsDTO(try await services.auth.person(request).person))
+    }
+
+    @Sendable func setTerms(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<PersonTermsDTO> {
+        let person = try await services.auth.person(request).person
+        let body = try await request.decodeBody(TermsBody.self, context: context)
+        let errors = services.terms.validate(body.terms)
+        if !errors.isEmpty { throw Problem.validation(ValidationFailure(errors)) }
+        try await services.store.setTerms(body.terms, of: person.id, at: .now())
+        return JSONResponse(try await termsDTO(person))
+    }
+
+    @Sendable func listRules(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ListDTO<RuleDTO>> {
+        let person = try await services.auth.person(request).person
+        return JSONResponse(ListDTO(items: try await services.store.rules(of: person.id).map(RuleDTO.init)))
+    }
+
+    @Sendable func addRule(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<RuleDTO> {
+        let person = try await services.auth.person(request).person
+        let body = try await request.decodeBody(RuleBody.self, context: context)
+        let rule = DecisionRule(id: .generate(), action: body.action, keys: body.keys, purposes: body.purposes ?? [],
+                                organisationVerified: body.organisationVerified, maxDurationDays: body.maxDurationDays,
+                                note: body.note?.trimmingCharacters(in: .whitespacesAndNewlines), createdAt: .now())
+        var errors = rule.problems(purposes: services.purposes)
+        errors += contradictions(of: rule, with: try await services.store.rules(of: person.id))
+        if !errors.isEmpty { throw Problem.validation(ValidationFailure(errors)) }
+        try await services.store.addRule(rule, for: person.id)
+        return JSONResponse(RuleDTO(rule), status: .created, headers: [.location: "/v1/me/rules/\(rule.id)"])
+    }
+
+    /// A rule that exactly contradicts an existing one (same keys, purposes and organisation condition, but
+    /// another action) is refused: the person must remove the old rule first, so their intent is never ambiguous.
+    func contradictions(of rule: DecisionRule, with existing: [DecisionRule]) -> [FieldError] {
+        existing.filter {
+            Set($0.keys) == Set(rule.keys) && Set($0.purposes) == Set(rule.purposes) && $0.organisationVerified == rule.organisationVerified
+        }.map { other in
+            other.action == rule.action
+                ? FieldError(pointer: "/keys", detail: "you already have this rule (\(other.id)); change it by removing it first")
+                : FieldError(pointer: "/action", detail: "contradicts your rule \(other.id) (\(other.summary)); remove that rule first")
+        }
+    }
+
+    @Sendable func removeRule(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let person = try await services.auth.person(request).person
+        let id = try request.identifier("ruleId", context: context, as: RuleID.self)
+        try await services.store.removeRule(id, of: person.id, at: .now())
+        return Response(status: .noContent)
+    }
+
+    /// How the person's current terms and rules would decide their recent requests.
+    @Sendable func preview(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ListDTO<RulePreviewDTO>> {
+        let person = try await services.auth.person(request).person
+        let terms = try await services.proffered(by: person.id)
+        let rules = try await services.store.rules(of: person.id)
+        let requests = try await services.store.requests(of: .person(person.id), limit: try request.queryInt("limit", default: 50, range: 1...200))
+        let organisations = try await services.organisations(requests.map(\.organisationID))
+        return JSONResponse(ListDTO(items: requests.compactMap { item in
+            guard let organisation = organisations[item.organisationID] else { return nil }
+            let decision = services.evaluator.decide(terms: terms, rules: rules, request: item.facts(organisationVerified: organisation.verified))
+            let outcome = switch decision {
+            case .refusedByTerms: "refused-by-terms"
+            case .refusedByRule: "refused-by-rule"
+            case .grantedByRule: "granted-by-rule"
+            case .askPerson: "ask"
+            }
+            return RulePreviewDTO(requestId: item.id.rawValue, organisation: organisation.name, keys: item.keys, purpose: item.purpose,
+                                  actualState: item.state, wouldBe: outcome, explanation: decision.explanation)
+        }))
+    }
+}
