@@ -159,11 +159,11 @@ struct StoreContractTests {
                 _ = try await store.refuseRequest(request.id, by: person.id, note: nil, at: now)
             }
 
-            let entry = try await store.recordDisclosure(grant: grant.id, organisation: organisation.id, keys: ["contact.email"], at: now)
+            let entry = try await store.disclose(grant: grant.id, organisation: organisation.id, keys: ["contact.email"], at: now).entry
             #expect(entry.kind == .disclosure)
             #expect(entry.grantID == grant.id)
             await #expect(throws: DomainError.notFound(what: "grant", id: grant.id.rawValue)) {
-                _ = try await store.recordDisclosure(grant: grant.id, organisation: other.id, keys: [], at: now)
+                _ = try await store.disclose(grant: grant.id, organisation: other.id, keys: [], at: now).entry
             }
             await #expect(throws: DomainError.notFound(what: "grant", id: grant.id.rawValue)) {
                 _ = try await store.revokeGrant(grant.id, by: stranger.id, reason: nil, at: now)
@@ -173,7 +173,7 @@ struct StoreContractTests {
             let revoked = try await store.revokeGrant(grant.id, by: person.id, reason: "moved bank", at: revokedAt)
             #expect(revoked.status(at: revokedAt) == .revoked)
             await #expect(throws: DomainError.grantNotActive(grantID: grant.id, status: .revoked, since: revokedAt)) {
-                _ = try await store.recordDisclosure(grant: grant.id, organisation: organisation.id, keys: ["contact.email"], at: revokedAt)
+                _ = try await store.disclose(grant: grant.id, organisation: organisation.id, keys: ["contact.email"], at: revokedAt).entry
             }
             #expect(try await store.grants(of: .organisation(organisation.id)).first?.revokedAt == revokedAt)
 
@@ -193,7 +193,7 @@ struct StoreContractTests {
             let now = Timestamp.now()
             let grant = try await store.grantRequest(Self.grant(request, keys: request.keys, expiresAt: now.adding(seconds: 60), at: now), by: person.id)
             await #expect(throws: DomainError.grantNotActive(grantID: grant.id, status: .expired, since: grant.expiresAt)) {
-                _ = try await store.recordDisclosure(grant: grant.id, organisation: organisation.id, keys: [], at: now.adding(seconds: 61))
+                _ = try await store.disclose(grant: grant.id, organisation: organisation.id, keys: [], at: now.adding(seconds: 61)).entry
             }
         }
     }
@@ -278,14 +278,14 @@ struct StoreContractTests {
             let before = try await Self.fullChain(store, person.id).count
             try await store.engine.withWriteConnection { db in try await db.raw("ALTER TABLE audit_entries RENAME TO audit_entries_away").run() }
             await #expect(throws: (any Error).self) {
-                _ = try await store.recordDisclosure(grant: grant.id, organisation: organisation.id, keys: request.keys, at: .now())
+                _ = try await store.disclose(grant: grant.id, organisation: organisation.id, keys: request.keys, at: .now()).entry
             }
             try await store.engine.withWriteConnection { db in try await db.raw("ALTER TABLE audit_entries_away RENAME TO audit_entries").run() }
             // The head did not move: the failed transaction left no trace, and the chain stays valid.
             let chain = try await Self.fullChain(store, person.id)
             #expect(chain.count == before)
             #expect(try await store.auditHead(for: person.id).sequence == Int64(before))
-            _ = try await store.recordDisclosure(grant: grant.id, organisation: organisation.id, keys: request.keys, at: .now())
+            _ = try await store.disclose(grant: grant.id, organisation: organisation.id, keys: request.keys, at: .now()).entry
             #expect(AuditChainVerifier.verify(try await Self.fullChain(store, person.id)).isValid)
         }
     }
@@ -303,6 +303,51 @@ struct StoreContractTests {
             try await store.rotateSecret(organisation: organisation.id, digest: Data([7]))
             #expect(try await store.organisation(id: organisation.id)?.secretDigest == Data([7]))
             await #expect(throws: DomainError.self) { try await store.rotateSecret(organisation: .generate(), digest: Data()) }
+        }
+    }
+
+    @Test(arguments: engines)
+    func concurrentDisclosuresAreEachAuditedAndRefusalsStayApart(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let organisation = try await Self.makeOrganisation(store)
+            let stranger = try await Self.makeOrganisation(store)
+            var grants: [Grant] = []
+            for _ in 0..<3 {
+                let person = try await Self.makePerson(store)
+                _ = try await store.putRecord(person: person.id, key: "contact.email", at: .now()) { version in Data("sealed-\(version)".utf8) }
+                let request = try await Self.makeRequest(store, organisation, person)
+                grants.append(try await store.grantRequest(Self.grant(request, expiresAt: .now().adding(days: 1), at: .now()), by: person.id))
+            }
+            let revoked = grants[2]
+            _ = try await store.revokeGrant(revoked.id, by: revoked.personID, reason: nil, at: .now())
+            let outcomes = try await withThrowingTaskGroup(of: String.self, returning: [String].self) { group in
+                for index in 0..<150 {
+                    let grant = grants[index % 3]
+                    let asker = index % 10 == 9 ? stranger.id : organisation.id
+                    group.addTask {
+                        do {
+                            let disclosure = try await store.disclose(grant: grant.id, organisation: asker, at: .now())
+                            #expect(disclosure.records.map(\.key) == ["contact.email"])
+                            #expect(disclosure.entry.keys == ["contact.email"])
+                            return "ok"
+                        } catch DomainError.notFound {
+                            return "not-found"
+                        } catch DomainError.grantNotActive {
+                            return "revoked"
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == "not-found" }.count == 15)
+            #expect(outcomes.filter { $0 == "revoked" }.count == 45)
+            #expect(outcomes.filter { $0 == "ok" }.count == 90)
+            for grant in grants.prefix(2) {
+                let chain = try await Self.fullChain(store, grant.personID)
+                #expect(chain.filter { $0.kind == .disclosure }.count == 45)
+                #expect(AuditChainVerifier.verify(chain).isValid)
+            }
+            #expect(try await Self.fullChain(store, revoked.personID).filter { $0.kind == .disclosure }.isEmpty)
         }
     }
 }

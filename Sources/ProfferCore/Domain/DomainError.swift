@@ -5,5 +5,6 @@ public enum DomainError: Error, Sendable, Equatable {
     case invalid(ValidationFailure)
     case grantNotActive(grantID: GrantID, status: Grant.Status, since: Timestamp)
     case requestAlreadyDecided(requestID: RequestID, state: DataRequest.State)
+    case keyNotCovered(key: String, grantID: GrantID, covered: [String])
     case unavailable(String)
 }

@@ -217,33 +217,21 @@ struct OrganisationController: Sendable {
     }
 
     /// The disclosure: only the granted keys, only while the grant is active, and only after the
-    /// disclosure's audit entry is durably committed.
+    /// disclosure's audit entry is durably committed — all decided inside one write transaction.
     @Sendable func readData(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<DisclosureDTO> {
         let identity = try await services.auth.organisation(request)
         try identity.require(.dataRead)
-        let grant = try await ownGrant(request, context: context, identity: identity)
+        let id = try request.identifier("grantId", context: context, as: GrantID.self)
+        let subset = request.uri.queryParameters["keys"].map { $0.split(separator: ",").map(String.init) }
+        if let subset, subset.isEmpty || subset.count > RequestLimits.maxKeys {
+            throw Problem.badRequest("query parameter keys must list 1 to \(RequestLimits.maxKeys) granted keys, comma-separated")
+        }
         let now = Timestamp.now()
-        let status = grant.status(at: now)
-        guard status == .active else {
-            throw DomainError.grantNotActive(grantID: grant.id, status: status, since: grant.revokedAt ?? grant.expiresAt)
-        }
-        var keys = grant.keys
-        if let subset = request.uri.queryParameters["keys"] {
-            let asked = subset.split(separator: ",").map(String.init)
-            if let outside = asked.first(where: { !grant.keys.contains($0) }) {
-                throw Problem.forbidden("\(outside.prefix(80)) is not covered by grant \(grant.id); it covers \(grant.keys.joined(separator: ", "))")
-            }
-            keys = grant.keys.filter(asked.contains)
-        }
-        guard let person = try await services.store.person(id: grant.personID) else { throw Problem.notFound("your organisation has no grant \(grant.id)") }
-        let dataKey = try services.vault.dataKey(for: person)
-        let sealed = try await services.store.records(person: person.id, keys: keys)
-        let records = try sealed.compactMap { record in
-            try services.vault.open(record, with: dataKey).map { DisclosedRecordDTO(key: record.key, value: $0, updatedAt: record.changedAt) }
-        }
-        let disclosedKeys = records.map(\.key)
+        let disclosure: Disclosure
         do {
-            _ = try await services.store.recordDisclosure(grant: grant.id, organisation: identity.organisationID, keys: disclosedKeys, at: now)
+            disclosure = try await services.store.disclose(grant: id, organisation: identity.organisationID, keys: subset, at: now)
+        } catch DomainError.notFound {
+            throw Problem.notFound("your organisation has no grant \(id)")
         } catch let error as DomainError {
             throw error
         } catch {
@@ -252,8 +240,13 @@ struct OrganisationController: Sendable {
                           detail: "the disclosure could not be recorded in the person's audit log, so no data was sent; retry later",
                           headers: [.retryAfter: "1"])
         }
-        return JSONResponse(DisclosureDTO(grantId: grant.id.rawValue, person: person.handle, purpose: grant.purpose, disclosedAt: now,
-                                          expiresAt: grant.expiresAt, records: records,
-                                          missing: keys.filter { !disclosedKeys.contains($0) }))
+        let person = try await services.person(disclosure.grant.personID)
+        let records = try disclosure.records.compactMap { record in
+            try services.vault.open(record, with: person.dataKey).map { DisclosedRecordDTO(key: record.key, value: $0, updatedAt: record.changedAt) }
+        }
+        let asked = subset.map { keys in disclosure.grant.keys.filter(keys.contains) } ?? disclosure.grant.keys
+        return JSONResponse(DisclosureDTO(grantId: id.rawValue, person: person.handle, purpose: disclosure.grant.purpose, disclosedAt: now,
+                                          expiresAt: disclosure.grant.expiresAt, records: records,
+                                          missing: asked.filter { key in !records.contains { $0.key == key } }))
     }
 }

@@ -40,6 +40,14 @@ struct Services: Sendable {
               thirdParties: request.thirdParties, createdAt: now, expiresAt: now.adding(days: days), revokedAt: nil)
     }
 
+    /// A person's handle and data key, cached after the first look-up.
+    func person(_ id: PersonID) async throws -> RecordVault.KeyedPerson {
+        guard let keyed = try await vault.keyed(id, load: { try await store.person(id: id) }) else {
+            throw StorageError.corrupt("a grant refers to a missing person")
+        }
+        return keyed
+    }
+
     /// Opens a session for a person who has just signed up or in.
     func startSession(for person: Person, now: Timestamp) async throws -> SessionDTO {
         let secret = SecretToken.generate(prefix: "ses")

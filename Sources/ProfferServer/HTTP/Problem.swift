@@ -99,6 +99,8 @@ extension Problem {
                            extensions: ["grantStatus": .string(status.rawValue), "since": .string(since.rfc3339)])
         case .requestAlreadyDecided(let requestID, let state):
             return .conflict("request \(requestID) was already decided (\(state.rawValue)); a decision cannot be changed, revoke the grant instead")
+        case .keyNotCovered(let key, let grantID, let covered):
+            return .forbidden("\(key.prefix(80)) is not covered by grant \(grantID); it covers \(covered.joined(separator: ", "))")
         case .unavailable(let detail):
             return Problem(.serviceUnavailable, "unavailable", title: "Temporarily unavailable", detail: detail,
                            headers: [.retryAfter: "1"])

@@ -8,6 +8,26 @@ import Synchronization
 final class RecordVault: Sendable {
     let masterKey: MasterKey
     private let keys = Mutex<[PersonID: DataKey]>([:])
+    private let handles = Mutex<[PersonID: String]>([:])
+
+    /// A person's handle and unwrapped data key, both immutable, from memory when seen before.
+    struct KeyedPerson: Sendable {
+        let handle: String
+        let dataKey: DataKey
+    }
+
+    func keyed(_ id: PersonID, load: () async throws -> Person?) async throws -> KeyedPerson? {
+        if let key = keys.withLock({ $0[id] }), let handle = handles.withLock({ $0[id] }) {
+            return KeyedPerson(handle: handle, dataKey: key)
+        }
+        guard let person = try await load() else { return nil }
+        let key = try dataKey(for: person)
+        handles.withLock { cache in
+            if cache.count > 100_000 { cache.removeAll(keepingCapacity: true) }
+            cache[id] = person.handle
+        }
+        return KeyedPerson(handle: person.handle, dataKey: key)
+    }
 
     init(masterKey: MasterKey) {
         self.masterKey = masterKey

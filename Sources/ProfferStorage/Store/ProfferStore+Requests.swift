@@ -207,35 +207,6 @@ extension ProfferStore {
         }
     }
 
-    /// Records a disclosure in the person's audit log, durably, after checking inside the same transaction
-    /// that the grant is still active for this organisation. Only once this returns may the data be sent.
-    public func recordDisclosure(grant id: GrantID, organisation: OrganisationID, keys: [String], at now: Timestamp) async throws -> AuditEntry {
-        let kind = self.kind
-        return try await write { db in
-            guard let row = try await db.raw("""
-                SELECT person_id, organisation_id, expires_at, revoked_at, request_id FROM grants WHERE id = \(bind: id.rawValue)
-                """).first() else {
-                throw DomainError.notFound(what: "grant", id: id.rawValue)
-            }
-            guard try row.decode(column: "organisation_id", as: String.self) == organisation.rawValue else {
-                throw DomainError.notFound(what: "grant", id: id.rawValue)
-            }
-            if let revokedAt = try row.optionalTimestamp("revoked_at") {
-                throw DomainError.grantNotActive(grantID: id, status: .revoked, since: revokedAt)
-            }
-            let expiresAt = try row.timestamp("expires_at")
-            if now >= expiresAt {
-                throw DomainError.grantNotActive(grantID: id, status: .expired, since: expiresAt)
-            }
-            let person = PersonID(trusted: try row.decode(column: "person_id", as: String.self))
-            return try await Self.appendAudit(
-                AuditEvent(kind: .disclosure, actor: "organisation:\(organisation)", organisationID: organisation,
-                           requestID: RequestID(trusted: try row.decode(column: "request_id", as: String.self)),
-                           grantID: id, keys: keys, at: now),
-                for: person, on: db, kind: kind)
-        }
-    }
-
     static func grant(_ row: any SQLRow) throws -> Grant {
         Grant(
             id: GrantID(trusted: try row.decode(column: "id", as: String.self)),

@@ -9,10 +9,12 @@ import SQLKit
 public struct ProfferStore: Sendable {
     public let engine: any DatabaseEngine
     let writes: WriteQueue
+    let disclosures: DisclosureBatcher
 
     public init(engine: any DatabaseEngine) {
         self.engine = engine
         self.writes = WriteQueue(engine: engine)
+        self.disclosures = DisclosureBatcher(writes: writes, kind: engine.kind)
     }
 
     /// Opens the database, applies pending migrations, and returns a ready store.
