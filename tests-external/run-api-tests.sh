@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start `proffer demo` on a free loopback port, check it against its OpenAPI document with
-# tests-external/api_contract.py, then stop it with SIGTERM and require a clean exit.
+# tests-external/api_contract.py, run an organisation's client through terms, rules and receipts
+# (tests-external/org_client.py) and check the person's signed receipts independently
+# (tests-external/receipts_check.py), then stop it with SIGTERM and require a clean exit.
 #
 #   tests-external/run-api-tests.sh ''                                   # SQLite, in a temp data dir
 #   tests-external/run-api-tests.sh postgres://proffer@127.0.0.1:5433/proffer_api
@@ -11,8 +13,9 @@
 #                 (default .build/venv/bin/python if present, else python3)
 #   PROFFER_API_* passed through to api_contract.py (see its --help)
 #
-# Exit status 0 only if the server became healthy, every contract run passed, the server was still
-# running at the end, and it exited with status 0 within 10 s of SIGTERM.
+# Exit status 0 only if the server became healthy, every contract run passed, org_client.py and
+# receipts_check.py passed, the server was still running at the end, and it exited with status 0
+# within 10 s of SIGTERM.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -136,6 +139,18 @@ CONTRACT_PID=$!
 wait "$CONTRACT_PID" || failed=1
 CONTRACT_PID=
 
+# Then, on the same server: an organisation's client through the four outcomes of terms and rules,
+# verifying each decision's receipt with jwcrypto, and an independent check of the receipts the
+# demo person (people[0]) holds. Same background + wait, so a signal is acted on at once.
+failed_scripts=()
+for script in org_client.py receipts_check.py; do
+    log "running tests-external/$script"
+    "$PYTHON" "tests-external/$script" --base-url "$BASE_URL" --credentials "$CREDENTIALS" &
+    CONTRACT_PID=$!
+    wait "$CONTRACT_PID" || failed_scripts+=("$script")
+    CONTRACT_PID=
+done
+
 # The server must have survived the whole run ...
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     rc=0
@@ -173,6 +188,11 @@ log "server shut down cleanly"
 
 if [[ $failed -ne 0 ]]; then
     log "FAILED: API contract tests failed"
+    show_log
+    exit 1
+fi
+if ((${#failed_scripts[@]} > 0)); then
+    log "FAILED: ${failed_scripts[*]} failed against the live server"
     show_log
     exit 1
 fi

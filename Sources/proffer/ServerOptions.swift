@@ -45,6 +45,14 @@ struct ServerOptions: ParsableArguments {
             guard let seconds = Int(text), (30...86_400).contains(seconds) else { throw ValidationError("PROFFER_ACCESS_TOKEN_TTL must be 30 to 86400 seconds") }
             configuration.accessTokenLifetimeSeconds = seconds
         }
+        if let text = environment["PROFFER_JURISDICTION"] {
+            guard (2...40).contains(text.count) else { throw ValidationError("PROFFER_JURISDICTION must be 2 to 40 characters, e.g. EU or GB") }
+            configuration.jurisdiction = text
+        }
+        if let text = environment["PROFFER_EXPIRY_SWEEP_SECONDS"] {
+            guard let seconds = Int(text), (1...3600).contains(seconds) else { throw ValidationError("PROFFER_EXPIRY_SWEEP_SECONDS must be 1 to 3600") }
+            configuration.expirySweepSeconds = seconds
+        }
         return configuration
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import ProfferCore
+@testable import ProfferCore
 import Testing
 
 @Suite("Audit hash chain")
@@ -52,6 +52,17 @@ struct AuditChainTests {
         #expect(report.problems.contains { $0.contains("missing") })
     }
 
+    @Test func theCanonicalFormIsSortedEscapedJSON() throws {
+        var entry = chain(1)[0]
+        entry.note = "quote \" back\\ newline\n tab\t bell\u{07} é"
+        let text = String(decoding: entry.canonicalBytes(), as: UTF8.self)
+        let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+        #expect(parsed?["note"] as? String == entry.note)
+        #expect(text.hasPrefix(#"{"actor":"person","at":1000,"grant":null,"keys":["contact.email"],"kind":"record.put","note":"#))
+        #expect(text.contains(#""sequence":1}"#))
+        #expect(entry.computeHash().count == 64)
+    }
+
     @Test func theHashBindsThePerson() {
         let entry = chain(1)[0]
         var moved = entry
@@ -100,6 +111,14 @@ struct DomainValueTests {
         #expect(GrantID("grt_not-a-uuid") == nil)
         #expect(GrantID(grant.rawValue.uppercased()) == nil)
         #expect(GrantID("") == nil)
+    }
+
+    @Test(arguments: [Int64(0), 951_782_400_000, 1_795_000_123_456, 86_400_001, 4_102_444_799_999, 1_709_164_800_000])
+    func rfc3339AgreesWithFoundation(milliseconds: Int64) {
+        let stamp = Timestamp(millisecondsSinceEpoch: milliseconds)
+        let foundation = stamp.date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        #expect(stamp.rfc3339 == foundation.replacingOccurrences(of: "+0000", with: "Z"))
+        #expect(Timestamp(rfc3339: stamp.rfc3339) == stamp)
     }
 
     @Test func timestampsRoundTripThroughRFC3339() throws {

@@ -109,4 +109,32 @@ struct BadInputTests {
             #expect(try await api.call(.get, "/v1/admin/organisations", token: api.adminToken).items.isEmpty)
         }
     }
+
+    /// PostgreSQL text cannot hold NUL: such input must be refused before it reaches the database, on both engines.
+    @Test(arguments: TestEngine.available)
+    func nulCharactersAreRefusedEverywhere(engine: TestEngine) async throws {
+        try await withLiveAPI(engine) { api in
+            let alice = try await api.signUp("alice")
+            let x = try await api.registerOrganisation("X", domain: "x.example")
+            let token = try await api.accessToken(x)
+            let requestID = try await api.ask(token, person: "alice", keys: ["contact.email"]).string("id") ?? ""
+            let bodies: [(HTTPRequest.Method, String, String?, String)] = [
+                (.post, "/v1/me/tokens", alice, #"{"name":"a\u0000b"}"#),
+                (.post, "/v1/me/requests/\(requestID)/refuse", alice, #"{"reason":"a\u0000b"}"#),
+                (.post, "/v1/sessions", nil, #"{"email":"a\u0000@example.org","password":"abcdefghijk"}"#),
+                (.post, "/v1/requests", token, #"{"person":"a\u0000","keys":["contact.email"],"purpose":"ServiceProvision","retentionDays":1,"thirdParties":[],"durationDays":1,"reason":"x"}"#),
+                (.put, "/v1/me/records/identity.name.full", alice, #"{"value":"Al\u0000ice"}"#),
+                (.post, "/v1/me/rules", alice, #"{"action":"grant","keys":["*"],"note":"\u0000"}"#),
+            ]
+            for (method, path, credential, body) in bodies {
+                let answer = try await api.call(method, path, token: credential, json: body)
+                #expect(answer.status == .unprocessableContent, "\(path): \(answer.text)")
+                #expect(answer.text.contains("NUL"), "\(path): \(answer.text)")
+            }
+            let oauth = try await api.tokenRequest(form: "grant_type=client_credentials&client_id=a%00&client_secret=b", basic: nil)
+            #expect(oauth.status == .unauthorized)
+            #expect(try await api.call(.get, "/v1/people/a%00/terms").status == .notFound)
+            #expect(try await api.call(.get, "/v1/me/requests/\(requestID)", token: alice).string("state") == "pending")
+        }
+    }
 }

@@ -88,53 +88,77 @@ public struct AuditEntry: Sendable, Hashable, Codable {
 
     /// The hash this entry should carry, recomputed from its content.
     public func computeHash() -> String {
-        let digest = SHA256.hash(data: canonicalBytes())
-        return digest.map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: canonicalBytes()))
     }
 
-    /// Canonical form: sorted-key JSON of every field but `hash`, with no insignificant whitespace.
-    func canonicalBytes() -> Data {
-        struct Canonical: Encodable {
-            let person: String
-            let sequence: Int64
-            let kind: String
-            let actor: String
-            let organisation: String?
-            let request: String?
-            let grant: String?
-            let keys: [String]
-            let note: String?
-            let at: Int64
-            let previousHash: String
+    /// Canonical form: the JSON object of every field but `hash`, keys sorted, no insignificant whitespace,
+    /// absent values as `null`, integers in decimal, strings escaped minimally (RFC 8259).
+    func canonicalBytes() -> [UInt8] {
+        var out = CanonicalJSON()
+        out.open()
+        out.member("actor") { $0.string(actor) }
+        out.member("at") { $0.integer(at.millisecondsSinceEpoch) }
+        out.member("grant") { $0.optionalString(grantID?.rawValue) }
+        out.member("keys") { writer in writer.array(keys) }
+        out.member("kind") { $0.string(kind.rawValue) }
+        out.member("note") { $0.optionalString(note) }
+        out.member("organisation") { $0.optionalString(organisationID?.rawValue) }
+        out.member("person") { $0.string(personID.rawValue) }
+        out.member("previousHash") { $0.string(previousHash) }
+        out.member("request") { $0.optionalString(requestID?.rawValue) }
+        out.member("sequence") { $0.integer(sequence) }
+        out.close()
+        return out.bytes
+    }
+}
 
-            func encode(to encoder: any Encoder) throws {
-                var c = encoder.container(keyedBy: Keys.self)
-                try c.encode(person, forKey: .person)
-                try c.encode(sequence, forKey: .sequence)
-                try c.encode(kind, forKey: .kind)
-                try c.encode(actor, forKey: .actor)
-                try c.encode(organisation, forKey: .organisation)
-                try c.encode(request, forKey: .request)
-                try c.encode(grant, forKey: .grant)
-                try c.encode(keys, forKey: .keys)
-                try c.encode(note, forKey: .note)
-                try c.encode(at, forKey: .at)
-                try c.encode(previousHash, forKey: .previousHash)
-            }
+/// A minimal writer for the audit entry's canonical JSON.
+struct CanonicalJSON {
+    var bytes: [UInt8] = []
+    private var first = true
 
-            enum Keys: String, CodingKey {
-                case person, sequence, kind, actor, organisation, request, grant, keys, note, at, previousHash
+    init() { bytes.reserveCapacity(512) }
+
+    mutating func open() { bytes.append(UInt8(ascii: "{")) }
+    mutating func close() { bytes.append(UInt8(ascii: "}")) }
+
+    mutating func member(_ name: String, _ value: (inout CanonicalJSON) -> Void) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        string(name)
+        bytes.append(UInt8(ascii: ":"))
+        value(&self)
+    }
+
+    mutating func integer(_ value: Int64) { bytes.append(contentsOf: String(value).utf8) }
+
+    mutating func optionalString(_ value: String?) {
+        if let value { string(value) } else { bytes.append(contentsOf: "null".utf8) }
+    }
+
+    mutating func array(_ values: [String]) {
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            string(value)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    mutating func string(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0a: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0d: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x00..<0x20: bytes.append(contentsOf: Array("\\u00".utf8) + Array(Hex.encode([byte]).utf8))
+            default: bytes.append(byte)
             }
         }
-        let canonical = Canonical(
-            person: personID.rawValue, sequence: sequence, kind: kind.rawValue, actor: actor,
-            organisation: organisationID?.rawValue, request: requestID?.rawValue, grant: grantID?.rawValue,
-            keys: keys, note: note, at: at.millisecondsSinceEpoch, previousHash: previousHash
-        )
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a struct of strings and integers cannot fail.
-        return (try? encoder.encode(canonical)) ?? Data()
+        bytes.append(UInt8(ascii: "\""))
     }
 }
 

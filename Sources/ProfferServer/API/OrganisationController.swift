@@ -64,7 +64,7 @@ struct OrganisationController: Sendable {
         try identity.require(.requestsWrite)
         let body = try await request.decodeBody(NewRequest.self, context: context)
         try validate(body)
-        guard let person = try await services.store.person(handle: body.person) else {
+        guard AccountController.isValidHandle(body.person), let person = try await services.store.person(handle: body.person) else {
             throw Problem.validation(ValidationFailure(pointer: "/person", detail: "no person has the handle \"\(body.person.prefix(40))\""))
         }
         let organisation = try await organisation(identity)
@@ -81,7 +81,9 @@ struct OrganisationController: Sendable {
             terms: try await services.proffered(by: person.id), rules: try await services.store.rules(of: person.id),
             request: dataRequest.facts(organisationVerified: organisation.verified))
         switch decision {
-        case .askPerson:
+        case .askPerson(let explanation):
+            // Still undecided: the explanation tells the person (and the organisation) why they are asked.
+            dataRequest.decisionNote = explanation
             try await services.store.createRequest(dataRequest)
         case .refusedByTerms(let broken):
             dataRequest.decide(.refused, by: "terms", note: decision.explanation, at: now)

@@ -50,7 +50,7 @@ struct PolicyController: Sendable {
 
     @Sendable func publicTerms(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<PersonTermsDTO> {
         let handle = context.parameters.get("handle") ?? ""
-        guard handle.count <= 32, let person = try await services.store.person(handle: handle) else {
+        guard AccountController.isValidHandle(handle), let person = try await services.store.person(handle: handle) else {
             throw Problem.notFound("no person has the handle \"\(handle.prefix(40))\"")
         }
         return JSONResponse(try await termsDTO(person))

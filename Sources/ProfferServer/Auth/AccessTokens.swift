@@ -47,7 +47,7 @@ final class AccessTokens: Sendable {
 
     init(signingKey: Curve25519.Signing.PrivateKey, issuer: String, lifetimeSeconds: Int) async throws {
         let publicKey = signingKey.publicKey
-        let kid = Data(SHA256.hash(data: publicKey.rawRepresentation)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let kid = Hex.encode(Data(SHA256.hash(data: publicKey.rawRepresentation)).prefix(8))
         let keys = JWTKeyCollection()
         await keys.add(eddsa: EdDSA.PrivateKey(backing: signingKey), kid: JWKIdentifier(string: kid))
         self.keys = keys

@@ -37,8 +37,8 @@ struct Authenticator: Sendable {
         guard let header = request.headers[.authorization] else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        return token.isEmpty || token.count > 4096 ? nil : token
+        let token = parts[1].drop { $0 == " " || $0 == "\t" }
+        return token.isEmpty || token.utf8.count > 4096 ? nil : String(token)
     }
 
     /// The person behind a session token or personal access token.

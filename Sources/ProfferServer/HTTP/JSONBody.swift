@@ -42,6 +42,10 @@ extension Request {
         guard case .object(let object) = value else {
             throw Problem.badRequest("the request body must be a JSON object, not \(value.typeName)")
         }
+        // PostgreSQL text cannot hold NUL, and no field of ours has a use for it: refuse it everywhere.
+        if let pointer = JSONPointer.firstNUL(in: value) {
+            throw Problem.validation(ValidationFailure(pointer: pointer, detail: "must not contain NUL (U+0000) characters"))
+        }
         var problems = object.keys.sorted().filter { !T.fields.contains($0) }.map {
             FieldError(pointer: "/" + JSONPointer.escape($0), detail: "unknown field; allowed fields are \(T.fields.sorted().joined(separator: ", "))")
         }
@@ -58,6 +62,27 @@ extension Request {
 enum JSONPointer {
     static func escape(_ token: String) -> String {
         String(token.prefix(64)).replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    }
+
+    /// The pointer to the first string (member name or value) holding U+0000, if any.
+    static func firstNUL(in value: JSONValue, at pointer: String = "") -> String? {
+        switch value {
+        case .string(let text):
+            return text.utf8.contains(0) ? (pointer.isEmpty ? "/" : pointer) : nil
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let found = firstNUL(in: item, at: "\(pointer)/\(index)") { return found }
+            }
+            return nil
+        case .object(let members):
+            for (name, item) in members.sorted(by: { $0.key < $1.key }) {
+                if name.utf8.contains(0) { return pointer + "/" + escape(name.replacingOccurrences(of: "\u{0}", with: "")) }
+                if let found = firstNUL(in: item, at: pointer + "/" + escape(name)) { return found }
+            }
+            return nil
+        default:
+            return nil
+        }
     }
 
     static func pointer(_ path: [any CodingKey]) -> String {

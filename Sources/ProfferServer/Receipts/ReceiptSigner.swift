@@ -52,7 +52,7 @@ final class ReceiptSigner: Sendable {
     }
 
     static func kid(for publicKey: Curve25519.Signing.PublicKey) -> String {
-        "receipt-" + Data(SHA256.hash(data: publicKey.rawRepresentation)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        "receipt-" + Hex.encode(Data(SHA256.hash(data: publicKey.rawRepresentation)).prefix(8))
     }
 
     /// Keys in creation order (file names start with a sortable timestamp).
@@ -73,10 +73,11 @@ final class ReceiptSigner: Sendable {
         let directory = directory(dataDirectory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let key = Curve25519.Signing.PrivateKey()
-        let stamp = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).dateSeparator(.omitted).timeSeparator(.omitted))
-            .replacingOccurrences(of: "T", with: "-").replacingOccurrences(of: "Z", with: "")
+        // A zero-padded sequence number first, so that name order is creation order even within one second.
+        let existing = (try? FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".key") }.count) ?? 0
+        let sequence = String(existing + 1)
         let kid = kid(for: key.publicKey)
-        let path = directory.appendingPathComponent("\(stamp)-\(kid).key").path
+        let path = directory.appendingPathComponent(String(repeating: "0", count: max(0, 6 - sequence.count)) + sequence + "-\(kid).key").path
         guard FileManager.default.createFile(atPath: path, contents: key.rawRepresentation, attributes: [.posixPermissions: 0o600]) else {
             throw ConfigurationError("cannot write \(path)")
         }
