@@ -171,23 +171,6 @@ struct GrantDTO: Codable, Sendable {
     }
 }
 
-struct DisclosureDTO: Codable, Sendable {
-    var grantId: String
-    var person: String
-    var purpose: String
-    var disclosedAt: Timestamp
-    var expiresAt: Timestamp
-    var records: [DisclosedRecordDTO]
-    /// Granted keys the person has no value for.
-    var missing: [String]
-}
-
-struct DisclosedRecordDTO: Codable, Sendable {
-    var key: String
-    var value: JSONValue
-    var updatedAt: Timestamp
-}
-
 struct AuditEntryDTO: Codable, Sendable {
     var sequence: Int64
     var kind: String

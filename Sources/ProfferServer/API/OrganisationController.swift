@@ -220,7 +220,7 @@ struct OrganisationController: Sendable {
 
     /// The disclosure: only the granted keys, only while the grant is active, and only after the
     /// disclosure's audit entry is durably committed — all decided inside one write transaction.
-    @Sendable func readData(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<DisclosureDTO> {
+    @Sendable func readData(_ request: Request, context: AppRequestContext) async throws -> DisclosureBody {
         let identity = try await services.auth.organisation(request)
         try identity.require(.dataRead)
         let id = try request.identifier("grantId", context: context, as: GrantID.self)
@@ -244,11 +244,11 @@ struct OrganisationController: Sendable {
         }
         let person = try await services.person(disclosure.grant.personID)
         let records = try disclosure.records.compactMap { record in
-            try services.vault.open(record, with: person.dataKey).map { DisclosedRecordDTO(key: record.key, value: $0, updatedAt: record.changedAt) }
+            try services.vault.openJSON(record, with: person.dataKey).map { DisclosureBody.Item(key: record.key, valueJSON: $0, updatedAt: record.changedAt) }
         }
         let asked = subset.map { keys in disclosure.grant.keys.filter(keys.contains) } ?? disclosure.grant.keys
-        return JSONResponse(DisclosureDTO(grantId: id.rawValue, person: person.handle, purpose: disclosure.grant.purpose, disclosedAt: now,
-                                          expiresAt: disclosure.grant.expiresAt, records: records,
-                                          missing: asked.filter { key in !records.contains { $0.key == key } }))
+        return DisclosureBody(grantID: id.rawValue, person: person.handle, purpose: disclosure.grant.purpose, disclosedAt: now,
+                              expiresAt: disclosure.grant.expiresAt, records: records,
+                              missing: asked.filter { key in !records.contains { $0.key == key } })
     }
 }

@@ -49,6 +49,12 @@ final class RecordVault: Sendable {
         return try dataKey.seal(try encoder.encode(value), key: name, version: version)
     }
 
+    /// The record's value as the JSON it was sealed as (nil for a deletion marker).
+    func openJSON(_ record: SealedRecord, with dataKey: DataKey) throws -> Data? {
+        guard let ciphertext = record.ciphertext else { return nil }
+        return try dataKey.open(ciphertext, key: record.key, version: record.version)
+    }
+
     func open(_ record: SealedRecord, with dataKey: DataKey) throws -> JSONValue? {
         guard let ciphertext = record.ciphertext else { return nil }
         let plain = try dataKey.open(ciphertext, key: record.key, version: record.version)

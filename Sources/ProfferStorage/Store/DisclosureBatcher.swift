@@ -1,6 +1,7 @@
 import Foundation
 import ProfferCore
 import SQLKit
+import Synchronization
 
 /// What an organisation receives from one disclosure: the grant as checked, the sealed records it
 /// covers, and the audit entry committed before any of it may be sent.
@@ -38,6 +39,9 @@ actor DisclosureBatcher {
     private let writes: WriteQueue
     private let kind: EngineKind
     private var pending: [Pending] = []
+    /// Grants as created: keys, purpose and parties never change after creation. What decides whether a grant
+    /// is active — `revoked_at` and `expires_at` — is re-read from the database by every batch.
+    private let grantCache = GrantCache()
     private var draining = false
     private let maxBatch = 256
 
@@ -62,8 +66,9 @@ actor DisclosureBatcher {
             pending.removeFirst(batch.count)
             let items = batch.map(\.item)
             let kind = self.kind
+            let cache = grantCache
             do {
-                let results = try await writes.write { db in try await Self.run(items, on: db, kind: kind) }
+                let results = try await writes.write { db in try await Self.run(items, on: db, kind: kind, cache: cache) }
                 for (waiting, result) in zip(batch, results) { waiting.continuation.resume(with: result) }
             } catch {
                 for waiting in batch { waiting.continuation.resume(throwing: error) }
@@ -74,12 +79,26 @@ actor DisclosureBatcher {
 
     /// One batch inside one transaction. A disclosure that is refused (unknown grant, revoked, expired, key not
     /// covered) gets its error; the others go ahead.
-    static func run(_ items: [Item], on db: any SQLDatabase, kind: EngineKind) async throws -> [Result<Disclosure, any Error>] {
-        let ids = Array(Set(items.map(\.grantID.rawValue)))
+    static func run(_ items: [Item], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache) async throws -> [Result<Disclosure, any Error>] {
+        let ids = Array(Set(items.map(\.grantID)))
         var grants: [GrantID: Grant] = [:]
-        for row in try await db.select().column("*").from("grants").where("id", .in, ids).all() {
-            let grant = try ProfferStore.grant(row)
-            grants[grant.id] = grant
+        let known = cache.lookup(ids)
+        if !known.isEmpty {
+            for row in try await db.select().columns("id", "expires_at", "revoked_at").from("grants").where("id", .in, known.keys.map(\.rawValue)).all() {
+                let id = GrantID(trusted: try row.decode(column: "id", as: String.self))
+                guard var grant = known[id] else { continue }
+                grant.expiresAt = try row.timestamp("expires_at")
+                grant.revokedAt = try row.optionalTimestamp("revoked_at")
+                grants[id] = grant
+            }
+        }
+        let unknown = ids.filter { known[$0] == nil }.map(\.rawValue)
+        if !unknown.isEmpty {
+            for row in try await db.select().column("*").from("grants").where("id", .in, unknown).all() {
+                let grant = try ProfferStore.grant(row)
+                grants[grant.id] = grant
+                cache.remember(grant)
+            }
         }
 
         var outcomes: [Result<(Grant, [String]), any Error>] = items.map { item in
@@ -161,5 +180,28 @@ actor DisclosureBatcher {
             try await upsert.onConflict(with: ["person_id"]) { $0.set(excludedValueOf: "seq").set(excludedValueOf: "hash") }.run()
         }
         return results
+    }
+}
+
+/// Grants by id, as created (see `DisclosureBatcher.grantCache`). Bounded: cleared when it grows past its limit.
+final class GrantCache: Sendable {
+    private let grants = Mutex<[GrantID: Grant]>([:])
+    private let limit = 200_000
+
+    func lookup(_ ids: [GrantID]) -> [GrantID: Grant] {
+        grants.withLock { cache in
+            var found: [GrantID: Grant] = [:]
+            for id in ids { if let grant = cache[id] { found[id] = grant } }
+            return found
+        }
+    }
+
+    func remember(_ grant: Grant) {
+        var original = grant
+        original.revokedAt = nil
+        grants.withLock { cache in
+            if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
+            cache[grant.id] = original
+        }
     }
 }

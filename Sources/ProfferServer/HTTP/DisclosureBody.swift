@@ -1,0 +1,75 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ProfferCore
+
+/// The disclosure answer, written directly: each record's value is the decrypted JSON exactly as sealed
+/// (it was validated and encoded when stored), so it is copied into the body rather than decoded and
+/// re-encoded. Its members are the OpenAPI document's `Disclosure` schema (grantId, person, purpose,
+/// disclosedAt, expiresAt, records[{key, value, updatedAt}], missing), checked by schemathesis.
+struct DisclosureBody: ResponseGenerator {
+    struct Item {
+        let key: String
+        let valueJSON: Data
+        let updatedAt: Timestamp
+    }
+
+    let grantID: String
+    let person: String
+    let purpose: String
+    let disclosedAt: Timestamp
+    let expiresAt: Timestamp
+    let records: [Item]
+    let missing: [String]
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var out = ByteBuffer()
+        out.reserveCapacity(256 + records.reduce(0) { $0 + $1.valueJSON.count + 96 })
+        out.writeStaticString("{\"grantId\":")
+        Self.string(grantID, into: &out)
+        out.writeStaticString(",\"person\":")
+        Self.string(person, into: &out)
+        out.writeStaticString(",\"purpose\":")
+        Self.string(purpose, into: &out)
+        out.writeStaticString(",\"disclosedAt\":\"")
+        out.writeString(disclosedAt.rfc3339)
+        out.writeStaticString("\",\"expiresAt\":\"")
+        out.writeString(expiresAt.rfc3339)
+        out.writeStaticString("\",\"records\":[")
+        for (index, record) in records.enumerated() {
+            if index > 0 { out.writeStaticString(",") }
+            out.writeStaticString("{\"key\":")
+            Self.string(record.key, into: &out)
+            out.writeStaticString(",\"value\":")
+            out.writeBytes(record.valueJSON)
+            out.writeStaticString(",\"updatedAt\":\"")
+            out.writeString(record.updatedAt.rfc3339)
+            out.writeStaticString("\"}")
+        }
+        out.writeStaticString("],\"missing\":[")
+        for (index, key) in missing.enumerated() {
+            if index > 0 { out.writeStaticString(",") }
+            Self.string(key, into: &out)
+        }
+        out.writeStaticString("]}")
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: out))
+    }
+
+    /// A JSON string literal (RFC 8259 escaping).
+    static func string(_ text: String, into out: inout ByteBuffer) {
+        out.writeStaticString("\"")
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.writeStaticString("\\\"")
+            case UInt8(ascii: "\\"): out.writeStaticString("\\\\")
+            case 0x0a: out.writeStaticString("\\n")
+            case 0x0d: out.writeStaticString("\\r")
+            case 0x09: out.writeStaticString("\\t")
+            case 0x00..<0x20: out.writeString("\\u00" + Hex.encode([byte]))
+            default: out.writeInteger(byte)
+            }
+        }
+        out.writeStaticString("\"")
+    }
+}
