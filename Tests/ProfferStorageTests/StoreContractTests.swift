@@ -350,4 +350,35 @@ struct StoreContractTests {
             #expect(try await Self.fullChain(store, revoked.personID).filter { $0.kind == .disclosure }.isEmpty)
         }
     }
+
+    @Test(arguments: engines)
+    func aDisclosureAlwaysSeesTheLastCommittedValue(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let organisation = try await Self.makeOrganisation(store)
+            let person = try await Self.makePerson(store)
+            _ = try await store.putRecord(person: person.id, key: "contact.email", at: .now()) { version in Data("v\(version)".utf8) }
+            let request = try await Self.makeRequest(store, organisation, person)
+            let grant = try await store.grantRequest(Self.grant(request, expiresAt: .now().adding(days: 1), at: .now()), by: person.id)
+            func disclosed() async throws -> Data? {
+                try await store.disclose(grant: grant.id, organisation: organisation.id, at: .now()).records.first { $0.key == "contact.email" }?.ciphertext
+            }
+            #expect(try await disclosed() == Data("v1".utf8))
+            #expect(try await disclosed() == Data("v1".utf8))
+            _ = try await store.putRecord(person: person.id, key: "contact.email", at: .now()) { version in Data("v\(version)".utf8) }
+            #expect(try await disclosed() == Data("v2".utf8), "the next disclosure after a change must carry it")
+            try await store.deleteRecord(person: person.id, key: "contact.email", at: .now())
+            #expect(try await disclosed() == nil)
+            // Writes racing disclosures: once every write has returned, a disclosure carries the last one.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<30 {
+                    group.addTask { _ = try await store.putRecord(person: person.id, key: "contact.email", at: .now()) { version in Data("v\(version)".utf8) } }
+                    group.addTask { _ = try await disclosed() }
+                }
+                try await group.waitForAll()
+            }
+            let last = try await store.recordHistory(person: person.id, key: "contact.email").last?.version ?? 0
+            #expect(last == 33)
+            #expect(try await disclosed() == Data("v\(last)".utf8))
+        }
+    }
 }

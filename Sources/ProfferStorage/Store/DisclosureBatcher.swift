@@ -45,9 +45,12 @@ actor DisclosureBatcher {
     private var draining = false
     private let maxBatch = 256
 
-    init(writes: WriteQueue, kind: EngineKind) {
+    private let recordCache: RecordCache?
+
+    init(writes: WriteQueue, kind: EngineKind, recordCache: RecordCache?) {
         self.writes = writes
         self.kind = kind
+        self.recordCache = recordCache
     }
 
     func submit(_ item: Item) async throws -> Disclosure {
@@ -67,8 +70,13 @@ actor DisclosureBatcher {
             let items = batch.map(\.item)
             let kind = self.kind
             let cache = grantCache
+            let records = recordCache
             do {
-                let results = try await writes.write { db in try await Self.run(items, on: db, kind: kind, cache: cache) }
+                let (results, snapshots) = try await writes.write { db in
+                    try await Self.run(items, on: db, kind: kind, cache: cache, records: records)
+                }
+                // Committed: only now may what the batch read be reused.
+                records?.fill(snapshots)
                 for (waiting, result) in zip(batch, results) { waiting.continuation.resume(with: result) }
             } catch {
                 for waiting in batch { waiting.continuation.resume(throwing: error) }
@@ -79,7 +87,8 @@ actor DisclosureBatcher {
 
     /// One batch inside one transaction. A disclosure that is refused (unknown grant, revoked, expired, key not
     /// covered) gets its error; the others go ahead.
-    static func run(_ items: [Item], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache) async throws -> [Result<Disclosure, any Error>] {
+    static func run(_ items: [Item], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache,
+                    records recordCache: RecordCache?) async throws -> ([Result<Disclosure, any Error>], [RecordCache.Snapshot]) {
         let ids = Array(Set(items.map(\.grantID)))
         var grants: [GrantID: Grant] = [:]
         let known = cache.lookup(ids)
@@ -119,10 +128,10 @@ actor DisclosureBatcher {
         let people = Array(Set(outcomes.compactMap { try? $0.get().0.personID.rawValue })).sorted()
         guard !people.isEmpty else {
             // Every disclosure of the batch was refused: nothing to write.
-            return outcomes.map { outcome in
+            return (outcomes.map { outcome in
                 if case .failure(let error) = outcome { return .failure(error) }
                 return .failure(DomainError.unavailable("the disclosure could not be processed"))
-            }
+            }, [])
         }
         // Lock heads in a fixed order so concurrent batches on other instances cannot deadlock.
         var heads: [String: (Int64, String)] = [:]
@@ -131,14 +140,30 @@ actor DisclosureBatcher {
         for row in try await headQuery.all() {
             heads[try row.decode(column: "person_id", as: String.self)] = (try row.decode(column: "seq", as: Int64.self), try row.decode(column: "hash", as: String.self))
         }
-        let allKeys = Array(Set(outcomes.flatMap { (try? $0.get().1) ?? [] }))
         var records: [String: [String: SealedRecord]] = [:]
-        if !allKeys.isEmpty {
-            for row in try await db.select().columns("person_id", "key", "version", "ciphertext", "updated_at").from("records")
-                .where("person_id", .in, people).where("key", .in, allKeys).all() {
-                let record = SealedRecord(key: try row.decode(column: "key", as: String.self), version: try row.decode(column: "version", as: Int64.self),
-                                          ciphertext: try row.decode(column: "ciphertext", as: Data.self), changedAt: try row.timestamp("updated_at"))
-                records[try row.decode(column: "person_id", as: String.self), default: [:]][record.key] = record
+        var snapshots: [RecordCache.Snapshot] = []
+        if let recordCache {
+            // Whole record sets per person, from memory where possible; the misses are read and offered back.
+            let (hits, generations) = recordCache.lookup(people.map(PersonID.init(trusted:)))
+            for (person, set) in hits { records[person.rawValue] = set }
+            let misses = people.filter { records[$0] == nil }
+            if !misses.isEmpty {
+                for row in try await db.select().columns("person_id", "key", "version", "ciphertext", "updated_at").from("records")
+                    .where("person_id", .in, misses).all() {
+                    records[try row.decode(column: "person_id", as: String.self), default: [:]][try row.decode(column: "key", as: String.self)] = try Self.sealed(row)
+                }
+                snapshots = misses.map { person in
+                    let id = PersonID(trusted: person)
+                    return RecordCache.Snapshot(person: id, generation: generations[id] ?? 0, records: records[person] ?? [:])
+                }
+            }
+        } else {
+            let allKeys = Array(Set(outcomes.flatMap { (try? $0.get().1) ?? [] }))
+            if !allKeys.isEmpty {
+                for row in try await db.select().columns("person_id", "key", "version", "ciphertext", "updated_at").from("records")
+                    .where("person_id", .in, people).where("key", .in, allKeys).all() {
+                    records[try row.decode(column: "person_id", as: String.self), default: [:]][try row.decode(column: "key", as: String.self)] = try Self.sealed(row)
+                }
             }
         }
 
@@ -179,7 +204,12 @@ actor DisclosureBatcher {
             }
             try await upsert.onConflict(with: ["person_id"]) { $0.set(excludedValueOf: "seq").set(excludedValueOf: "hash") }.run()
         }
-        return results
+        return (results, snapshots)
+    }
+
+    static func sealed(_ row: any SQLRow) throws -> SealedRecord {
+        SealedRecord(key: try row.decode(column: "key", as: String.self), version: try row.decode(column: "version", as: Int64.self),
+                     ciphertext: try row.decode(column: "ciphertext", as: Data.self), changedAt: try row.timestamp("updated_at"))
     }
 }
 

@@ -10,7 +10,9 @@ extension ProfferStore {
         seal: @escaping @Sendable (Int64) throws -> Data
     ) async throws -> SealedRecord {
         let kind = self.kind
+        let cache = recordCache
         return try await write { db in
+            cache?.invalidate(person)
             let version = try await Self.nextVersion(person: person, key: key, on: db)
             let ciphertext = try seal(version)
             try await db.raw("""
@@ -32,7 +34,9 @@ extension ProfferStore {
     /// Deletes a record's current value, keeping a deletion marker in its history.
     public func deleteRecord(person: PersonID, key: String, at now: Timestamp) async throws {
         let kind = self.kind
+        let cache = recordCache
         try await write { db in
+            cache?.invalidate(person)
             guard try await db.raw("SELECT 1 AS x FROM records WHERE person_id = \(bind: person.rawValue) AND key = \(bind: key)").first() != nil else {
                 throw DomainError.notFound(what: "record", id: key)
             }

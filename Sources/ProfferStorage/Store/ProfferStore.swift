@@ -10,11 +10,15 @@ public struct ProfferStore: Sendable {
     public let engine: any DatabaseEngine
     let writes: WriteQueue
     let disclosures: DisclosureBatcher
+    /// Only with SQLite, where this process is the only writer; other PostgreSQL instances could change records.
+    let recordCache: RecordCache?
 
     public init(engine: any DatabaseEngine) {
         self.engine = engine
         self.writes = WriteQueue(engine: engine)
-        self.disclosures = DisclosureBatcher(writes: writes, kind: engine.kind)
+        let recordCache = engine.kind == .sqlite ? RecordCache() : nil
+        self.recordCache = recordCache
+        self.disclosures = DisclosureBatcher(writes: writes, kind: engine.kind, recordCache: recordCache)
     }
 
     /// Opens the database, applies pending migrations, and returns a ready store.

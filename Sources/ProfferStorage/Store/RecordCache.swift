@@ -1,0 +1,57 @@
+import ProfferCore
+import Synchronization
+
+/// Each person's current sealed records, kept for the disclosure path when this process is the only writer
+/// (SQLite). Writes invalidate a person inside their write job; a disclosure batch fills the cache only after
+/// its transaction committed, and only if no write touched that person since the batch read the rows
+/// (a per-person generation), so a cached value is never older than the last committed write.
+final class RecordCache: Sendable {
+    struct Snapshot: Sendable {
+        let person: PersonID
+        let generation: UInt64
+        let records: [String: SealedRecord]
+    }
+
+    private struct State {
+        var records: [PersonID: [String: SealedRecord]] = [:]
+        var generations: [PersonID: UInt64] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let limit: Int
+
+    init(limit: Int = 50_000) {
+        self.limit = limit
+    }
+
+    /// Cached records and the current generation, per person.
+    func lookup(_ people: [PersonID]) -> (hits: [PersonID: [String: SealedRecord]], generations: [PersonID: UInt64]) {
+        state.withLock { state in
+            var hits: [PersonID: [String: SealedRecord]] = [:]
+            var generations: [PersonID: UInt64] = [:]
+            for person in people {
+                generations[person] = state.generations[person] ?? 0
+                if let records = state.records[person] { hits[person] = records }
+            }
+            return (hits, generations)
+        }
+    }
+
+    /// Called inside a write job that changes a person's records, before it changes them.
+    func invalidate(_ person: PersonID) {
+        state.withLock { state in
+            state.records[person] = nil
+            state.generations[person, default: 0] &+= 1
+        }
+    }
+
+    /// Called after a committed batch: stores what it read, unless a write invalidated the person meanwhile.
+    func fill(_ snapshots: [Snapshot]) {
+        state.withLock { state in
+            if state.records.count + snapshots.count > limit { state.records.removeAll(keepingCapacity: true) }
+            for snapshot in snapshots where (state.generations[snapshot.person] ?? 0) == snapshot.generation {
+                state.records[snapshot.person] = snapshot.records
+            }
+        }
+    }
+}
