@@ -91,12 +91,12 @@ final class AccessTokens: Sendable {
 
     /// The JWKS document (RFC 7517) with the public signing key.
     var jwks: JWKSDocument {
-        JWKSDocument(keys: [JWKDocument(kty: "OKP", crv: "Ed25519", x: publicKey.rawRepresentation.base64URLEncodedString(),
-                                        kid: kid, alg: "EdDSA", use: "sig")])
+        JWKSDocument(keys: [JWKDocument(ed25519: publicKey, kid: kid)])
     }
 }
 
 struct JWKSDocument: Codable, Sendable { var keys: [JWKDocument] }
+/// A public signing key as a JWK (RFC 7517; OKP keys per RFC 8037).
 struct JWKDocument: Codable, Sendable {
     var kty: String
     var crv: String
@@ -104,4 +104,13 @@ struct JWKDocument: Codable, Sendable {
     var kid: String
     var alg: String
     var use: String
+
+    init(ed25519 key: Curve25519.Signing.PublicKey, kid: String) {
+        kty = "OKP"
+        crv = "Ed25519"
+        x = key.rawRepresentation.base64URLEncodedString()
+        self.kid = kid
+        alg = "EdDSA"
+        use = "sig"
+    }
 }

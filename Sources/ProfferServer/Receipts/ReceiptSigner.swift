@@ -92,7 +92,6 @@ final class ReceiptSigner: Sendable {
     }
 
     var jwks: [JWKDocument] {
-        keys.map { JWKDocument(kty: "OKP", crv: "Ed25519", x: $0.privateKey.publicKey.rawRepresentation.base64URLEncodedString(),
-                               kid: $0.kid, alg: "EdDSA", use: "sig") }
+        keys.map { JWKDocument(ed25519: $0.privateKey.publicKey, kid: $0.kid) }
     }
 }

@@ -36,9 +36,7 @@ public enum ReceiptVerification {
     public static func jwks(dataDirectory: String) throws -> String {
         let keys = try ReceiptSigner.loadKeys(dataDirectory: dataDirectory)
         guard !keys.isEmpty else { throw ConfigurationError("no receipt keys in \(ReceiptSigner.directory(dataDirectory).path)") }
-        let documents = keys.map {
-            JWKDocument(kty: "OKP", crv: "Ed25519", x: $0.privateKey.publicKey.rawRepresentation.base64URLEncodedString(), kid: $0.kid, alg: "EdDSA", use: "sig")
-        }
+        let documents = keys.map { JWKDocument(ed25519: $0.privateKey.publicKey, kid: $0.kid) }
         return String(decoding: try JSONEncoder().encode(JWKSDocument(keys: documents)), as: UTF8.self)
     }
 
