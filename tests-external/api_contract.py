@@ -112,7 +112,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument(
         "--phases",
-        default=os.environ.get("PROFFER_API_PHASES", "examples,coverage,fuzzing,stateful"),
+        # Not "coverage": on CPython 3.11 (the machine's Python) schemathesis 4.x's coverage phase crashes
+        # now and then with "SystemError: AST constructor recursion depth mismatch", a CPython bug, which
+        # would fail CI for no fault of the server. Set PROFFER_API_PHASES to include it on Python >= 3.12.
+        default=os.environ.get("PROFFER_API_PHASES", "examples,fuzzing,stateful"),
         help="schemathesis phases (env PROFFER_API_PHASES; default %(default)s)",
     )
     p.add_argument(
