@@ -6,15 +6,32 @@ import SQLiteKit
 import SQLiteNIO
 
 /// SQLite in WAL mode: one connection for writes (SQLite allows one writer at a time anyway),
-/// a few read-only connections for concurrent reads.
+/// a few read-only connections for concurrent reads, and one that checkpoints the WAL in the background
+/// so that no commit on the write path pays for a checkpoint's copying and fsync.
 final class SQLiteEngine: DatabaseEngine {
     let kind = EngineKind.sqlite
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
+    private let checkpointer: SQLiteConnection
+    private let checkpointTask: Task<Void, Never>
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], checkpointer: SQLiteConnection, logger: Logger) {
         self.writer = writer
         self.readers = readers
+        self.checkpointer = checkpointer
+        self.checkpointTask = Task {
+            // PASSIVE never blocks the writer or readers; it copies what it can and leaves the rest for next time.
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(250))
+                do {
+                    try await checkpointer.sql(queryLogLevel: nil).raw("PRAGMA wal_checkpoint(PASSIVE)").run()
+                } catch where !Task.isCancelled {
+                    logger.warning("WAL checkpoint failed; will retry", metadata: ["error.type": "\(type(of: error))"])
+                } catch {
+                    return  // shutting down
+                }
+            }
+        }
     }
 
     static func open(path: String, synchronous: SQLiteSynchronous, readerCount: Int = 4, logger: Logger) async throws -> SQLiteEngine {
@@ -23,13 +40,17 @@ final class SQLiteEngine: DatabaseEngine {
         try await writeDB.raw("PRAGMA journal_mode=WAL").run()
         try await writeDB.raw(SQLQueryString("PRAGMA synchronous=" + synchronous.rawValue)).run()
         try await writeDB.raw("PRAGMA foreign_keys=ON").run()
+        // Checkpoints happen on the checkpointer's connection instead of inside commits.
+        try await writeDB.raw("PRAGMA wal_autocheckpoint=0").run()
         var readers: [SQLiteConnection] = []
         for _ in 0..<readerCount {
             let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             try await reader.sql(queryLogLevel: nil).raw("PRAGMA query_only=ON").run()
             readers.append(reader)
         }
-        return SQLiteEngine(writer: writer, readers: readers)
+        let checkpointer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        try await checkpointer.sql(queryLogLevel: nil).raw(SQLQueryString("PRAGMA synchronous=" + synchronous.rawValue)).run()
+        return SQLiteEngine(writer: writer, readers: readers, checkpointer: checkpointer, logger: logger)
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -42,7 +63,11 @@ final class SQLiteEngine: DatabaseEngine {
     }
 
     func shutdown() async {
-        for connection in readers + [writer] {
+        checkpointTask.cancel()
+        await checkpointTask.value
+        // A last full checkpoint folds the WAL into the database file before closing.
+        _ = try? await checkpointer.sql(queryLogLevel: nil).raw("PRAGMA wal_checkpoint(TRUNCATE)").run()
+        for connection in readers + [writer, checkpointer] {
             try? await connection.close()
         }
     }
