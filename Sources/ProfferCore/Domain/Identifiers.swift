@@ -50,6 +50,7 @@ public enum GrantTag: IdentifierTag { public static let prefix = "grt" }
 public enum TokenTag: IdentifierTag { public static let prefix = "tok" }
 public enum RuleTag: IdentifierTag { public static let prefix = "rul" }
 public enum ReceiptTag: IdentifierTag { public static let prefix = "rct" }
+public enum TransferTag: IdentifierTag { public static let prefix = "trf" }
 
 public typealias PersonID = Identifier<PersonTag>
 public typealias OrganisationID = Identifier<OrganisationTag>
@@ -58,3 +59,4 @@ public typealias GrantID = Identifier<GrantTag>
 public typealias TokenID = Identifier<TokenTag>
 public typealias RuleID = Identifier<RuleTag>
 public typealias ReceiptID = Identifier<ReceiptTag>
+public typealias TransferID = Identifier<TransferTag>

@@ -53,6 +53,7 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer) -> Router<AppR
     OrganisationController(services: services).addRoutes(to: router)
     PolicyController(services: services).addRoutes(to: router)
     ReceiptController(services: services).addRoutes(to: router)
+    WalletController(services: services).addRoutes(to: router)
     return router
 }
 

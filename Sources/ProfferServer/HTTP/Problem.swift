@@ -83,6 +83,24 @@ extension Problem {
         Problem(.conflict, "conflict", title: "Conflict", detail: detail)
     }
 
+    /// Maps a ledger refusal to its problem answer.
+    static func from(_ error: LedgerError) -> Problem {
+        switch error {
+        case .idempotencyConflict(let key):
+            return Problem(.unprocessableContent, "idempotency-key-reused", title: "Idempotency key reused",
+                           detail: "the Idempotency-Key \"\(key.prefix(80))\" was already used with a different request; nothing was moved")
+        case .overflow:
+            return .validation(ValidationFailure(pointer: "/amount", detail: "would take a balance beyond the 64-bit range of minor units"))
+        case .currencyMismatch(let a, let b):
+            return .validation(ValidationFailure(pointer: "/amount/currency", detail: "mixes \(a) and \(b) in one transfer"))
+        case .belowLimit(let account, _, _):
+            return Problem(HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), "insufficient-funds", title: "Insufficient funds",
+                           detail: "the transfer would take \(account.prefix(80)) below its limit; nothing was moved")
+        case .unbalanced:
+            return Problem(.unprocessableContent, "unbalanced", title: "Unbalanced transfer", detail: "the transfer's legs do not sum to zero; nothing was moved")
+        }
+    }
+
     /// Maps a domain failure to its problem answer.
     static func from(_ error: DomainError) -> Problem {
         switch error {
@@ -117,6 +135,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let problem as Problem {
             return problem.response()
         } catch let error as DomainError {
+            return Problem.from(error).response()
+        } catch let error as LedgerError {
             return Problem.from(error).response()
         } catch let error as HTTPError {
             return Self.problem(for: error, request: request).response()

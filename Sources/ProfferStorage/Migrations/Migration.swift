@@ -25,6 +25,7 @@ public enum Migrator {
         Migration0004CreateRequestsAndGrants.migration,
         Migration0005CreateAudit.migration,
         Migration0006CreateTermsRulesReceipts.migration,
+        Migration0007CreateLedger.migration,
     ]
 
     /// The newest schema version this build knows.

@@ -1,0 +1,80 @@
+/// The kinds of account in Proffer's double-entry ledger. Every account holds one currency.
+public enum LedgerAccountKind: String, Sendable, Hashable, Codable {
+    /// An organisation's prepaid wallet: debited by charges, credited by funding.
+    case organisationWallet = "organisation-wallet"
+    /// A person's earnings from disclosures of their data.
+    case personEarnings = "person-earnings"
+    /// The operator's fees.
+    case operatorFees = "operator-fees"
+    /// Money entering or leaving the system (payments received from outside); its balance is the negative of
+    /// everything inside, so the sum over all accounts is always zero.
+    case external
+}
+
+/// A ledger account's identity: kind, owner and currency make it, so accounts can be created on first use.
+public struct LedgerAccountID: Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(trusted rawValue: String) { self.rawValue = rawValue }
+
+    public static func wallet(_ organisation: OrganisationID, _ currency: String) -> Self {
+        Self(trusted: "wallet:\(organisation.rawValue):\(currency)")
+    }
+
+    public static func earnings(_ person: PersonID, _ currency: String) -> Self {
+        Self(trusted: "earnings:\(person.rawValue):\(currency)")
+    }
+
+    public static func operatorFees(_ currency: String) -> Self { Self(trusted: "operator:fees:\(currency)") }
+    public static func external(_ currency: String) -> Self { Self(trusted: "external:\(currency)") }
+
+    public var description: String { rawValue }
+}
+
+/// One movement of money: legs that sum to zero in one currency.
+public struct Transfer: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case walletCredit = "wallet-credit"
+        case disclosureCharge = "disclosure-charge"
+    }
+
+    public struct Leg: Sendable, Hashable {
+        public let account: LedgerAccountID
+        public let kind: LedgerAccountKind
+        public let amount: Int64
+
+        public init(account: LedgerAccountID, kind: LedgerAccountKind, amount: Int64) {
+            self.account = account
+            self.kind = kind
+            self.amount = amount
+        }
+    }
+
+    public let id: TransferID
+    public let kind: Kind
+    public let currency: String
+    public let legs: [Leg]
+    public let reference: String?
+    public let at: Timestamp
+
+    /// A transfer whose legs balance; anything else is refused before it reaches storage.
+    public init(id: TransferID, kind: Kind, currency: String, legs: [Leg], reference: String?, at: Timestamp) throws(LedgerError) {
+        var sum: Int64 = 0
+        for leg in legs { sum = try sum.checkedAdding(leg.amount) }
+        guard sum == 0 else { throw LedgerError.unbalanced(transfer: id.rawValue, sum: sum) }
+        self.id = id
+        self.kind = kind
+        self.currency = currency
+        self.legs = legs
+        self.reference = reference
+        self.at = at
+    }
+
+    /// Funding an organisation's wallet from outside, e.g. a bank transfer the operator received.
+    public static func walletCredit(_ organisation: OrganisationID, _ money: Money, reference: String, at: Timestamp) throws(LedgerError) -> Transfer {
+        try Transfer(id: .generate(), kind: .walletCredit, currency: money.currency, legs: [
+            Leg(account: .external(money.currency), kind: .external, amount: -money.minorUnits),
+            Leg(account: .wallet(organisation, money.currency), kind: .organisationWallet, amount: money.minorUnits),
+        ], reference: reference, at: at)
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import ProfferCore
+import SQLKit
+
+/// The result of funding a wallet, as first answered (and answered again for a retried idempotency key).
+public struct WalletCredit: Sendable, Hashable, Codable {
+    public var transferId: String
+    public var organisationId: String
+    public var amount: Money
+    public var reference: String
+    public var balance: Money
+    public var at: Timestamp
+}
+
+/// What `proffer ledger check` found.
+public struct LedgerReport: Sendable, Equatable {
+    public var transfers: Int
+    public var accounts: Int
+    public var problems: [String]
+    public var isValid: Bool { problems.isEmpty }
+}
+
+/// A caller's idempotency key and a digest of the request it came with.
+public struct IdempotencyKey: Sendable, Hashable {
+    public var scope: String
+    public var key: String
+    public var requestDigest: Data
+
+    public init(scope: String, key: String, requestDigest: Data) {
+        self.scope = scope
+        self.key = key
+        self.requestDigest = requestDigest
+    }
+}
+
+extension ProfferStore {
+    /// Funds an organisation's wallet from outside. With the same idempotency key and the same request, a retry
+    /// returns the first result and moves nothing; with the same key and another request it is refused.
+    public func creditWallet(_ organisation: OrganisationID, _ money: Money, reference: String, idempotency: IdempotencyKey,
+                             at now: Timestamp) async throws -> (WalletCredit, replayed: Bool) {
+        let kind = self.kind
+        return try await write { db in
+            if let stored = try await Self.storedResponse(idempotency, on: db, kind: kind) {
+                return (try JSONColumn.decode(WalletCredit.self, stored), true)
+            }
+            guard try await db.raw("SELECT 1 AS x FROM organisations WHERE id = \(bind: organisation.rawValue)").first() != nil else {
+                throw DomainError.notFound(what: "organisation", id: organisation.rawValue)
+            }
+            let transfer = try Transfer.walletCredit(organisation, money, reference: reference, at: now)
+            let balances = try await Self.post(transfer, on: db, kind: kind)
+            let credit = WalletCredit(transferId: transfer.id.rawValue, organisationId: organisation.rawValue, amount: money, reference: reference,
+                                      balance: Money(minorUnits: balances[.wallet(organisation, money.currency)] ?? 0, currency: money.currency), at: now)
+            try await db.raw("""
+                INSERT INTO idempotency_keys (scope, key, request_digest, response, created_at)
+                VALUES (\(bind: idempotency.scope), \(bind: idempotency.key), \(bind: idempotency.requestDigest), \(bind: JSONColumn.encode(credit)), \(bind: now.millisecondsSinceEpoch))
+                """).run()
+            return (credit, false)
+        }
+    }
+
+    /// The first answer stored under an idempotency key, or nil; a different request under the same key is refused.
+    static func storedResponse(_ idempotency: IdempotencyKey, on db: any SQLDatabase, kind: EngineKind) async throws -> String? {
+        guard let row = try await db.raw("""
+            SELECT request_digest, response FROM idempotency_keys WHERE scope = \(bind: idempotency.scope) AND key = \(bind: idempotency.key)\(unsafeRaw: kind.forUpdate)
+            """).first() else { return nil }
+        guard try row.decode(column: "request_digest", as: Data.self) == idempotency.requestDigest else {
+            throw LedgerError.idempotencyConflict(key: idempotency.key)
+        }
+        return try row.decode(column: "response", as: String.self)
+    }
+
+    /// Writes a balanced transfer and moves the balances of its accounts (creating them on first use), refusing
+    /// to take any account below its minimum. Returns the new balances.
+    static func post(_ transfer: Transfer, on db: any SQLDatabase, kind: EngineKind) async throws -> [LedgerAccountID: Int64] {
+        try await db.raw("""
+            INSERT INTO ledger_transfers (id, kind, currency, reference, at)
+            VALUES (\(bind: transfer.id.rawValue), \(bind: transfer.kind.rawValue), \(bind: transfer.currency), \(bind: transfer.reference), \(bind: transfer.at.millisecondsSinceEpoch))
+            """).run()
+        var balances: [LedgerAccountID: Int64] = [:]
+        for leg in transfer.legs.sorted(by: { $0.account.rawValue < $1.account.rawValue }) {
+            let minimum: Int64? = leg.kind == .external ? nil : 0
+            try await db.raw("""
+                INSERT INTO ledger_accounts (id, kind, currency, balance, minimum)
+                VALUES (\(bind: leg.account.rawValue), \(bind: leg.kind.rawValue), \(bind: transfer.currency), 0, \(bind: minimum))
+                ON CONFLICT (id) DO NOTHING
+                """).run()
+            guard let row = try await db.raw("SELECT balance, minimum FROM ledger_accounts WHERE id = \(bind: leg.account.rawValue)\(unsafeRaw: kind.forUpdate)").first() else {
+                throw StorageError.corrupt("a ledger account vanished")
+            }
+            let balance = try row.decode(column: "balance", as: Int64.self).checkedAdding(leg.amount)
+            if let minimum = try row.optional("minimum", as: Int64.self), balance < minimum {
+                throw LedgerError.belowLimit(account: leg.account.rawValue, balance: balance, minimum: minimum)
+            }
+            try await db.raw("UPDATE ledger_accounts SET balance = \(bind: balance) WHERE id = \(bind: leg.account.rawValue)").run()
+            try await db.raw("""
+                INSERT INTO ledger_entries (transfer_id, account_id, amount) VALUES (\(bind: transfer.id.rawValue), \(bind: leg.account.rawValue), \(bind: leg.amount))
+                """).run()
+            balances[leg.account] = balance
+        }
+        return balances
+    }
+
+    /// An organisation's wallet balances, one per currency it holds.
+    public func walletBalances(_ organisation: OrganisationID) async throws -> [Money] {
+        try await read { db in
+            try await db.raw("""
+                SELECT currency, balance FROM ledger_accounts WHERE kind = 'organisation-wallet' AND id LIKE \(bind: "wallet:\(organisation.rawValue):%")
+                ORDER BY currency
+                """).all().map { Money(minorUnits: try $0.decode(column: "balance", as: Int64.self), currency: try $0.decode(column: "currency", as: String.self)) }
+        }
+    }
+
+    /// Checks the ledger's invariants: every transfer balances, each currency sums to zero over all accounts,
+    /// every balance equals the sum of its entries, and no account is below its minimum.
+    public func checkLedger() async throws -> LedgerReport {
+        try await read { db in
+            var problems: [String] = []
+            for row in try await db.raw("""
+                SELECT transfer_id, CAST(SUM(amount) AS BIGINT) AS total FROM ledger_entries GROUP BY transfer_id HAVING SUM(amount) <> 0
+                """).all() {
+                problems.append("transfer \(try row.decode(column: "transfer_id", as: String.self)) does not balance (sum \(try row.decode(column: "total", as: Int64.self)))")
+            }
+            for row in try await db.raw("""
+                SELECT currency, CAST(SUM(balance) AS BIGINT) AS total FROM ledger_accounts GROUP BY currency HAVING SUM(balance) <> 0
+                """).all() {
+                problems.append("the accounts in \(try row.decode(column: "currency", as: String.self)) sum to \(try row.decode(column: "total", as: Int64.self)), not zero")
+            }
+            for row in try await db.raw("""
+                SELECT a.id, a.balance, CAST(COALESCE(SUM(e.amount), 0) AS BIGINT) AS total
+                FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
+                GROUP BY a.id, a.balance HAVING a.balance <> COALESCE(SUM(e.amount), 0)
+                """).all() {
+                problems.append("account \(try row.decode(column: "id", as: String.self)) has balance \(try row.decode(column: "balance", as: Int64.self)) but its entries sum to \(try row.decode(column: "total", as: Int64.self))")
+            }
+            for row in try await db.raw("SELECT id, balance, minimum FROM ledger_accounts WHERE minimum IS NOT NULL AND balance < minimum").all() {
+                problems.append("account \(try row.decode(column: "id", as: String.self)) is below its limit (\(try row.decode(column: "balance", as: Int64.self)) < \(try row.decode(column: "minimum", as: Int64.self)))")
+            }
+            let transfers = try await db.raw("SELECT COUNT(*) AS n FROM ledger_transfers").first()?.decode(column: "n", as: Int.self) ?? 0
+            let accounts = try await db.raw("SELECT COUNT(*) AS n FROM ledger_accounts").first()?.decode(column: "n", as: Int.self) ?? 0
+            return LedgerReport(transfers: transfers, accounts: accounts, problems: problems)
+        }
+    }
+}
