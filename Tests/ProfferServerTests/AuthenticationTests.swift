@@ -33,6 +33,8 @@ struct AuthenticationTests {
             let patSecret = pat.string("token") ?? ""
             #expect(patSecret.hasPrefix("pat_"))
             #expect(try await api.call(.get, "/v1/me/records", token: patSecret).status == .ok)
+            let renewed = try await api.call(.post, "/v1/me/tokens", token: patSecret, json: #"{"name":"renewal","expiresInDays":365}"#)
+            #expect(renewed.status == .forbidden, "a personal token must not mint more personal tokens")
             let listed = try await api.call(.get, "/v1/me/tokens", token: session)
             #expect(listed.items.count == 1)
             #expect(!listed.text.contains(patSecret), "a token's secret is shown only once")
@@ -101,6 +103,18 @@ struct AuthenticationTests {
             let jwks = try await api.call(.get, "/.well-known/jwks.json")
             #expect(jwks.text.contains("\"OKP\""))
             #expect(jwks.text.contains("\"Ed25519\""))
+        }
+    }
+
+    @Test func theVerifiedTokenCacheStaysBounded() async throws {
+        let key = Curve25519.Signing.PrivateKey()
+        let tokens = try await AccessTokens(signingKey: key, issuer: "https://proffer.test", lifetimeSeconds: 600, cacheLimit: 3)
+        let organisation = Organisation(id: .generate(), name: "X", domain: "x.example", verified: true, clientID: "cl_x",
+                                        secretDigest: Data(), createdAt: .now())
+        for _ in 0..<10 {
+            let token = try await tokens.issue(for: organisation, scope: OrganisationScope.all)
+            #expect(await tokens.verify(token) != nil)
+            #expect(tokens.cachedCount <= 3)
         }
     }
 }

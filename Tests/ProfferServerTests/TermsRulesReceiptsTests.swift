@@ -41,7 +41,7 @@ struct TermsRulesReceiptsTests {
                 """#)
             #expect(grantRule.status == .created)
             #expect(grantRule.string("summary")?.contains("auto-grant contact.email to verified organisations") == true)
-            #expect(try await api.call(.post, "/v1/me/rules", token: alice, json: #"{"action":"refuse","keys":["*"],"purposes":["Marketing"]}"#).status == .created)
+            #expect(try await api.call(.post, "/v1/me/rules", token: alice, json: #"{"action":"refuse","keys":["*"],"purposes":["Marketing"],"note":"private: my ex works there"}"#).status == .created)
 
             // 1. Refused by terms: a problem naming each broken term, the person not bothered.
             let byTerms = try await api.ask(token, person: "alice", keys: ["contact.email"], thirdParties: #"[{"name":"Broker"}]"#,
@@ -67,11 +67,12 @@ struct TermsRulesReceiptsTests {
             #expect(marketing.status == .created)
             #expect(marketing.string("state") == "refused")
             #expect(marketing.string("decision")?.contains("DirectMarketing is a kind of Marketing") == true)
+            #expect(!marketing.text.contains("my ex"), "the person's private rule note must not reach the organisation")
 
             // 4. Left for the person.
             let pending = try await api.ask(token, person: "alice", keys: ["contact.email", "identity.name.full"], retentionDays: 30, acceptedTerms: accepted)
             #expect(pending.string("state") == "pending")
-            #expect(pending.string("decision")?.contains("Left for you to decide: no automatic rule grants identity.name.full") == true)
+            #expect(pending.string("decision")?.contains("Left for the person to decide: no automatic rule grants identity.name.full") == true)
             #expect(try await api.call(.get, "/v1/me/requests?state=pending", token: alice).items.count == 1, "only the undecided request reaches the inbox")
 
             // Every decision has a signed receipt; the pending one has none yet.
@@ -90,7 +91,7 @@ struct TermsRulesReceiptsTests {
 
             // The audit log explains the automatic decisions in plain words.
             let audit = try await api.call(.get, "/v1/me/audit?limit=500", token: alice).text
-            #expect(audit.contains("Refused automatically because it breaks your terms"))
+            #expect(audit.contains("Refused automatically because it breaks the person's terms"))
             #expect(audit.contains("Granted automatically for 365 days"))
         }
     }
@@ -193,6 +194,8 @@ struct TermsRulesReceiptsTests {
                 ("/v1/me/terms", #"{"terms":[{"id":"no-sale","parameters":{"x":1}}]}"#, "/terms/0/parameters/x"),
                 ("/v1/me/terms", #"{"terms":[{"id":"no-sale"},{"id":"no-sale"}]}"#, "/terms/1/id"),
                 ("/v1/me/terms", #"{"terms":[{"id":"no-sale","extra":1}]}"#, "/terms/0/extra"),
+                ("/v1/me/terms", #"{"terms":[{"id":"max-retention","parameters":{"days":1.5}}]}"#, "must be a whole number"),
+                ("/v1/me/terms", #"{"terms":[{"id":"max-retention","parameters":{"days":99999999999999999999}}]}"#, "must be a whole number"),
                 ("/v1/me/rules", #"{"action":"grant","keys":[]}"#, "/keys"),
                 ("/v1/me/rules", #"{"action":"maybe","keys":["*"]}"#, "/action"),
                 ("/v1/me/rules", #"{"action":"grant","keys":["made.up"]}"#, "/keys"),

@@ -53,7 +53,15 @@ public struct ProfferedTerm: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = try container.decode(TermID.self, forKey: .id)
-        parameters = try container.decodeIfPresent([String: Int].self, forKey: .parameters) ?? [:]
+        var values: [String: Int] = [:]
+        for (name, value) in try container.decodeIfPresent([String: JSONValue].self, forKey: .parameters) ?? [:] {
+            guard case .integer(let number) = value, let exact = Int(exactly: number) else {
+                throw DecodingError.dataCorruptedError(forKey: .parameters, in: container,
+                                                       debugDescription: "parameter \(name.prefix(40)) must be a whole number, not \(value.typeName)")
+            }
+            values[name] = exact
+        }
+        parameters = values
     }
 
     public func value(_ name: String) -> Int? {

@@ -12,7 +12,7 @@ public enum AutomaticDecision: Sendable, Hashable {
     public var explanation: String {
         switch self {
         case .refusedByTerms(let broken):
-            "Refused automatically because it breaks your terms: " + broken.map { "\($0.term.rawValue) (\($0.reason))" }.joined(separator: "; ") + "."
+            "Refused automatically because it breaks the person's terms: " + broken.map { "\($0.term.rawValue) (\($0.reason))" }.joined(separator: "; ") + "."
         case .refusedByRule(_, let text), .grantedByRule(_, _, let text), .askPerson(let text):
             text
         }
@@ -42,7 +42,7 @@ public struct RuleEvaluator: Sendable {
         for rule in rules where rule.action == .refuse {
             let covered = request.keys.filter { specificity(of: rule, for: $0, request: request) != nil }
             if !covered.isEmpty {
-                return .refusedByRule(rule: rule.id, explanation: "Refused automatically by your rule “\(rule.note ?? rule.summary)”: it covers \(covered.joined(separator: ", "))\(purposeReason(rule, request)).")
+                return .refusedByRule(rule: rule.id, explanation: "Refused automatically by the person's rule “\(rule.summary)”: it covers \(covered.joined(separator: ", "))\(purposeReason(rule, request)).")
             }
         }
 
@@ -60,13 +60,11 @@ public struct RuleEvaluator: Sendable {
             if let first = grants.first?.0.id, !used.contains(first) { used.append(first) }
         }
         if undecided.isEmpty, let days = durations.min() {
-            let names = rules.filter { used.contains($0.id) }.map { "“\($0.note ?? $0.summary)”" }.joined(separator: ", ")
-            return .grantedByRule(rules: used, durationDays: days, explanation: "Granted automatically for \(days) days by your rule\(used.count > 1 ? "s" : "") \(names).")
+            let names = rules.filter { used.contains($0.id) }.map { "“\($0.summary)”" }.joined(separator: ", ")
+            return .grantedByRule(rules: used, durationDays: days, explanation: "Granted automatically for \(days) days by the person's rule\(used.count > 1 ? "s" : "") \(names).")
         }
-        if rules.isEmpty {
-            return .askPerson(explanation: "Left for you to decide: you have no automatic rules.")
-        }
-        return .askPerson(explanation: "Left for you to decide: no automatic rule grants \(undecided.joined(separator: ", ")) to this organisation for \(request.purpose).")
+        // The same words whether or not the person has rules: the organisation sees this too.
+        return .askPerson(explanation: "Left for the person to decide: no automatic rule grants \((undecided.isEmpty ? request.keys : undecided).joined(separator: ", ")) to this organisation for \(request.purpose).")
     }
 
     /// How specifically `rule` covers `key` for this request, or nil when it does not apply.

@@ -106,6 +106,10 @@ struct AccountController: Sendable {
 
     @Sendable func createToken(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<PersonalTokenDTO> {
         let identity = try await services.auth.person(request)
+        // Otherwise a leaked personal token could renew itself for ever and its expiry would never bite.
+        guard identity.token.kind == .session else {
+            throw Problem.forbidden("create personal access tokens from a signed-in session (POST /v1/sessions), not with another personal access token")
+        }
         let body = try await request.decodeBody(NewToken.self, context: context)
         var errors: [FieldError] = []
         let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)

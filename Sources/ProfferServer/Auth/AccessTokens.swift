@@ -41,11 +41,15 @@ final class AccessTokens: Sendable {
     let publicKey: Curve25519.Signing.PublicKey
     let issuer: String
     let lifetimeSeconds: Int
+    private let cacheLimit: Int
     private let cache = Mutex<[Data: AccessTokenClaims]>([:])
 
     static let audience = "proffer-api"
+    /// The most verified tokens kept; beyond it the cache is cleared (tokens are then simply verified again).
+    static let cacheLimit = 50_000
 
-    init(signingKey: Curve25519.Signing.PrivateKey, issuer: String, lifetimeSeconds: Int) async throws {
+    init(signingKey: Curve25519.Signing.PrivateKey, issuer: String, lifetimeSeconds: Int, cacheLimit: Int = AccessTokens.cacheLimit) async throws {
+        self.cacheLimit = cacheLimit
         let publicKey = signingKey.publicKey
         let kid = Hex.encode(Data(SHA256.hash(data: publicKey.rawRepresentation)).prefix(8))
         let keys = JWTKeyCollection()
@@ -83,11 +87,18 @@ final class AccessTokens: Sendable {
               claims.iss.value == issuer, claims.aud.value.contains(Self.audience)
         else { return nil }
         cache.withLock { entries in
-            if entries.count > 50_000 { entries = entries.filter { $0.value.exp.value > now } }
+            if entries.count >= cacheLimit {
+                entries = entries.filter { $0.value.exp.value > now }
+                // Still full of live tokens (someone minting many): start over rather than grow without bound.
+                if entries.count >= cacheLimit { entries.removeAll(keepingCapacity: true) }
+            }
             entries[digest] = claims
         }
         return claims
     }
+
+    /// How many verified tokens are cached (for tests of the bound).
+    var cachedCount: Int { cache.withLock { $0.count } }
 
     /// The JWKS document (RFC 7517) with the public signing key.
     var jwks: JWKSDocument {
