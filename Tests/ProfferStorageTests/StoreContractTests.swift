@@ -99,6 +99,11 @@ struct StoreContractTests {
             try await store.revokeToken(live.id, of: person.id, at: now)
             #expect(try await store.token(digest: SecretToken.digest("live"), at: now) == nil)
             #expect(try await store.tokens(for: person.id, kind: .personal).first?.revokedAt != nil)
+            // A unique violation that slips past the checks (as when two instances race) is a conflict, not a crash.
+            let clash = PersonToken(id: .generate(), personID: person.id, kind: .personal, name: "clash", createdAt: now, expiresAt: nil, revokedAt: nil)
+            await #expect(throws: DomainError.conflict("a concurrent change to the same data came first, so nothing was changed; retry")) {
+                try await store.createToken(clash, digest: SecretToken.digest("live"))
+            }
         }
     }
 

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import PostgresNIO
 import ProfferCore
 import SQLKit
+import SQLiteNIO
 
 /// All persistent state of Proffer, over either SQL engine. Reads go to reader connections; every
 /// write goes through the group-commit `WriteQueue` as one transaction that also appends the audit entries
@@ -46,8 +48,24 @@ public struct ProfferStore: Sendable {
         try await engine.read(body)
     }
 
+    /// Runs a write job. A unique-constraint violation means another writer (another instance, on PostgreSQL)
+    /// got there between this job's checks and its insert; it becomes a conflict, never a server error.
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writes.write(body)
+        do {
+            return try await writes.write(body)
+        } catch where Self.isUniqueViolation(error) {
+            throw DomainError.conflict("a concurrent change to the same data came first, so nothing was changed; retry")
+        }
+    }
+
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        if let error = error as? SQLiteError {
+            return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
+        }
+        if let error = error as? PSQLError {
+            return error.serverInfo?[.sqlState] == "23505"
+        }
+        return false
     }
 }
 
