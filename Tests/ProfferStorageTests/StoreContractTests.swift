@@ -308,6 +308,14 @@ struct StoreContractTests {
             try await store.rotateSecret(organisation: organisation.id, digest: Data([7]))
             #expect(try await store.organisation(id: organisation.id)?.secretDigest == Data([7]))
             await #expect(throws: DomainError.self) { try await store.rotateSecret(organisation: .generate(), digest: Data()) }
+            let other = try await Self.makeOrganisation(store)
+            let found = try await store.organisations(ids: [organisation.id, other.id, .generate()])
+            #expect(Set(found.keys) == [organisation.id, other.id])
+            #expect(found[other.id]?.domain == other.domain)
+            #expect(try await store.organisations(ids: []).isEmpty)
+            let alice = try await Self.makePerson(store, handle: "alice-batch")
+            let bob = try await Self.makePerson(store, handle: "bob-batch")
+            #expect(try await store.handles(ids: [alice.id, bob.id, .generate()]) == [alice.id: "alice-batch", bob.id: "bob-batch"])
         }
     }
 

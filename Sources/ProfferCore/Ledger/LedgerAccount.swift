@@ -21,11 +21,6 @@ public struct LedgerAccountID: Sendable, Hashable, Codable, CustomStringConverti
         Self(trusted: "wallet:\(organisation.rawValue):\(currency)")
     }
 
-    public static func earnings(_ person: PersonID, _ currency: String) -> Self {
-        Self(trusted: "earnings:\(person.rawValue):\(currency)")
-    }
-
-    public static func operatorFees(_ currency: String) -> Self { Self(trusted: "operator:fees:\(currency)") }
     public static func external(_ currency: String) -> Self { Self(trusted: "external:\(currency)") }
 
     public var description: String { rawValue }
@@ -35,7 +30,6 @@ public struct LedgerAccountID: Sendable, Hashable, Codable, CustomStringConverti
 public struct Transfer: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable, Codable {
         case walletCredit = "wallet-credit"
-        case disclosureCharge = "disclosure-charge"
     }
 
     public struct Leg: Sendable, Hashable {

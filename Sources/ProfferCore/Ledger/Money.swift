@@ -58,7 +58,6 @@ public struct Money: Sendable, Hashable, Codable, CustomStringConvertible {
 /// Arithmetic on ledger amounts fails loudly instead of wrapping or mixing currencies.
 public enum LedgerError: Error, Sendable, Equatable {
     case overflow
-    case currencyMismatch(String, String)
     case unbalanced(transfer: String, sum: Int64)
     case belowLimit(account: String, balance: Int64, minimum: Int64)
     case idempotencyConflict(key: String)

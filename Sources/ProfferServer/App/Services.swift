@@ -59,20 +59,12 @@ struct Services: Sendable {
 
     /// Organisations by id for a list of answers (each looked up once).
     func organisations(_ ids: some Sequence<OrganisationID>) async throws -> [OrganisationID: Organisation] {
-        var found: [OrganisationID: Organisation] = [:]
-        for id in Set(ids) where found[id] == nil {
-            if let organisation = try await store.organisation(id: id) { found[id] = organisation }
-        }
-        return found
+        try await store.organisations(ids: Array(Set(ids)))
     }
 
     /// People's handles by id for a list of answers.
     func handles(_ ids: some Sequence<PersonID>) async throws -> [PersonID: String] {
-        var found: [PersonID: String] = [:]
-        for id in Set(ids) where found[id] == nil {
-            if let person = try await store.person(id: id) { found[id] = person.handle }
-        }
-        return found
+        try await store.handles(ids: Array(Set(ids)))
     }
 
     func requestDTOs(_ requests: [DataRequest]) async throws -> [RequestDTO] {

@@ -91,8 +91,6 @@ extension Problem {
                            detail: "the Idempotency-Key \"\(key.prefix(80))\" was already used with a different request; nothing was moved")
         case .overflow:
             return .validation(ValidationFailure(pointer: "/amount", detail: "would take a balance beyond the 64-bit range of minor units"))
-        case .currencyMismatch(let a, let b):
-            return .validation(ValidationFailure(pointer: "/amount/currency", detail: "mixes \(a) and \(b) in one transfer"))
         case .belowLimit(let account, _, _):
             return Problem(HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), "insufficient-funds", title: "Insufficient funds",
                            detail: "the transfer would take \(account.prefix(80)) below its limit; nothing was moved")

@@ -25,6 +25,15 @@ extension ProfferStore {
         try await read { db in try await db.raw("SELECT * FROM organisations WHERE client_id = \(bind: clientID)").first().map(Self.organisation) }
     }
 
+    /// Several organisations by id, in one query.
+    public func organisations(ids: [OrganisationID]) async throws -> [OrganisationID: Organisation] {
+        guard !ids.isEmpty else { return [:] }
+        return try await read { db in
+            let rows = try await db.select().column("*").from("organisations").where("id", .in, ids.map(\.rawValue)).all()
+            return Dictionary(uniqueKeysWithValues: try rows.map(Self.organisation).map { ($0.id, $0) })
+        }
+    }
+
     public func organisations() async throws -> [Organisation] {
         try await read { db in try await db.raw("SELECT * FROM organisations ORDER BY created_at, id").all().map(Self.organisation) }
     }

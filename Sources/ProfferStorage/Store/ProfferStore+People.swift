@@ -37,6 +37,18 @@ extension ProfferStore {
         try await read { db in try await db.raw("SELECT * FROM people WHERE email = \(bind: email)").first().map(Self.person) }
     }
 
+    /// Several people's handles by id, in one query.
+    public func handles(ids: [PersonID]) async throws -> [PersonID: String] {
+        guard !ids.isEmpty else { return [:] }
+        return try await read { db in
+            var found: [PersonID: String] = [:]
+            for row in try await db.select().columns("id", "handle").from("people").where("id", .in, ids.map(\.rawValue)).all() {
+                found[PersonID(trusted: try row.decode(column: "id", as: String.self))] = try row.decode(column: "handle", as: String.self)
+            }
+            return found
+        }
+    }
+
     /// Handles of all people, for operator tools.
     public func allPersonIDs() async throws -> [(PersonID, String)] {
         try await read { db in
