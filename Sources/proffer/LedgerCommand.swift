@@ -34,7 +34,9 @@ struct WalletCommand: AsyncParsableCommand {
             let configuration = try options.resolve()
             let store = try await options.openStore(configuration, logger: options.logger(configuration))
             do {
-                let (credit, replayed) = try await store.creditWallet(id, money, reference: reference,
+                let provider = ManualPaymentProvider()
+                let confirmed = try await provider.confirmFunding(money, for: id, reference: reference)
+                let (credit, replayed) = try await store.creditWallet(id, money, reference: confirmed, provider: provider.name,
                                                                       idempotency: IdempotencyKey(scope: "admin", key: key, requestDigest: digest), at: .now())
                 print("\(replayed ? "already credited" : "credited"): \(credit.amount.minorUnits) \(credit.amount.currency) to \(id) (transfer \(credit.transferId)); balance \(credit.balance.minorUnits) \(credit.balance.currency)")
             } catch {
@@ -47,12 +49,40 @@ struct WalletCommand: AsyncParsableCommand {
 }
 
 struct LedgerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ledger", abstract: "Ledger tools.", subcommands: [Check.self])
+    static let configuration = CommandConfiguration(commandName: "ledger", abstract: "Ledger tools.", subcommands: [Check.self, Charge.self])
+
+    struct Charge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Charge per-month grants whose period has started, now, instead of waiting for the server's job.",
+            discussion: "Safe to run while servers run: each grant is charged once per period whoever gets to it first. A grant its organisation cannot pay is suspended until a later run can charge it.")
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let configuration = try options.resolve()
+            let store = try await options.openStore(configuration, logger: options.logger(configuration))
+            let charges: [PeriodCharge]
+            do {
+                charges = try await store.chargeDuePeriods(at: .now(), lookaheadSeconds: configuration.chargeLookaheadSeconds)
+            } catch {
+                await store.shutdown()
+                throw error
+            }
+            await store.shutdown()
+            for charge in charges {
+                switch charge.result {
+                case .charged(let money, let period): print("charged \(money.formatted) for grant \(charge.grant.id), \(period.start) to \(period.end)")
+                case .suspended(let money, _): print("SUSPENDED grant \(charge.grant.id): its organisation cannot pay \(money.formatted)")
+                case .nothingDue: break
+                }
+            }
+            print("\(charges.count) grant(s) looked at")
+        }
+    }
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify the ledger's invariants; exits 1 if any is broken.",
-            discussion: "Every transfer balances, the accounts of each currency sum to zero, every balance equals the sum of its entries, and no account is below its limit.")
+            discussion: "Every transfer balances, the accounts of each currency sum to zero, every balance equals the sum of its entries, no account is below its limit, and every disclosure under a per-disclosure priced grant has exactly one charge.")
         @OptionGroup var options: ServerOptions
 
         func run() async throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ProfferCore
 import ProfferServer
 import ProfferStorage
 
@@ -53,6 +54,14 @@ struct ServerOptions: ParsableArguments {
             guard let seconds = Int(text), (1...3600).contains(seconds) else { throw ValidationError("PROFFER_EXPIRY_SWEEP_SECONDS must be 1 to 3600") }
             configuration.expirySweepSeconds = seconds
         }
+        if let text = environment["PROFFER_OPERATOR_FEE_BPS"] {
+            guard let points = Int(text), (0...10_000).contains(points) else { throw ValidationError("PROFFER_OPERATOR_FEE_BPS must be 0 to 10000 basis points") }
+            configuration.operatorFeeBasisPoints = points
+        }
+        if let text = environment["PROFFER_CHARGE_INTERVAL_SECONDS"] {
+            guard let seconds = Int(text), (1...86_400).contains(seconds) else { throw ValidationError("PROFFER_CHARGE_INTERVAL_SECONDS must be 1 to 86400") }
+            configuration.chargeIntervalSeconds = seconds
+        }
         return configuration
     }
 
@@ -66,6 +75,7 @@ struct ServerOptions: ParsableArguments {
     func openStore(_ configuration: ServerConfiguration, logger: Logger) async throws -> ProfferStore {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        return try await ProfferStore.open(configuration.resolvedDatabase, synchronous: configuration.sqliteSynchronous, logger: logger)
+        return try await ProfferStore.open(configuration.resolvedDatabase, synchronous: configuration.sqliteSynchronous,
+                                           fees: FeePolicy(basisPoints: configuration.operatorFeeBasisPoints), logger: logger)
     }
 }

@@ -19,16 +19,16 @@ struct LedgerStoreTests {
         try await withStore(engine) { store in
             let organisation = try await StoreContractTests.makeOrganisation(store)
             let euros = Money(minorUnits: 10_000, currency: "EUR")
-            let (first, replayedFirst) = try await store.creditWallet(organisation.id, euros, reference: "bank 123", idempotency: Self.key("k1"), at: .now())
+            let (first, replayedFirst) = try await store.creditWallet(organisation.id, euros, reference: "bank 123", provider: "manual", idempotency: Self.key("k1"), at: .now())
             #expect(!replayedFirst)
             #expect(first.balance == Money(minorUnits: 10_000, currency: "EUR"))
-            let (again, replayed) = try await store.creditWallet(organisation.id, euros, reference: "bank 123", idempotency: Self.key("k1"), at: .now())
+            let (again, replayed) = try await store.creditWallet(organisation.id, euros, reference: "bank 123", provider: "manual", idempotency: Self.key("k1"), at: .now())
             #expect(replayed)
             #expect(again == first, "a retry answers exactly the first result")
             await #expect(throws: LedgerError.idempotencyConflict(key: "k1")) {
-                _ = try await store.creditWallet(organisation.id, Money(minorUnits: 5, currency: "EUR"), reference: "other", idempotency: Self.key("k1", digest: "other"), at: .now())
+                _ = try await store.creditWallet(organisation.id, Money(minorUnits: 5, currency: "EUR"), reference: "other", provider: "manual", idempotency: Self.key("k1", digest: "other"), at: .now())
             }
-            _ = try await store.creditWallet(organisation.id, Money(minorUnits: 250, currency: "JPY"), reference: "yen", idempotency: Self.key("k2"), at: .now())
+            _ = try await store.creditWallet(organisation.id, Money(minorUnits: 250, currency: "JPY"), reference: "yen", provider: "manual", idempotency: Self.key("k2"), at: .now())
             let balances = try await store.walletBalances(organisation.id)
             #expect(balances == [Money(minorUnits: 10_000, currency: "EUR"), Money(minorUnits: 250, currency: "JPY")])
             let report = try await store.checkLedger()
@@ -36,7 +36,7 @@ struct LedgerStoreTests {
             #expect(report.transfers == 2)
             #expect(report.accounts == 4)
             await #expect(throws: DomainError.self) {
-                _ = try await store.creditWallet(.generate(), euros, reference: "x", idempotency: Self.key("k3"), at: .now())
+                _ = try await store.creditWallet(.generate(), euros, reference: "x", provider: "manual", idempotency: Self.key("k3"), at: .now())
             }
             #expect(try await store.checkLedger().transfers == 2, "a refused credit moved nothing")
         }
@@ -50,7 +50,7 @@ struct LedgerStoreTests {
                 for index in 0..<60 {
                     group.addTask {
                         // Every key is used twice at once: only one of each pair may move money.
-                        _ = try await store.creditWallet(organisation.id, Money(minorUnits: 7, currency: "GBP"), reference: "r\(index / 2)",
+                        _ = try await store.creditWallet(organisation.id, Money(minorUnits: 7, currency: "GBP"), reference: "r\(index / 2)", provider: "manual",
                                                          idempotency: Self.key("c\(index / 2)"), at: .now())
                     }
                 }
@@ -67,7 +67,7 @@ struct LedgerStoreTests {
     func theCheckFindsEveryBrokenInvariant(engine: TestEngine) async throws {
         try await withStore(engine) { store in
             let organisation = try await StoreContractTests.makeOrganisation(store)
-            _ = try await store.creditWallet(organisation.id, Money(minorUnits: 100, currency: "EUR"), reference: "r", idempotency: Self.key("k"), at: .now())
+            _ = try await store.creditWallet(organisation.id, Money(minorUnits: 100, currency: "EUR"), reference: "r", provider: "manual", idempotency: Self.key("k"), at: .now())
             // Tamper behind the ledger's back: an entry changed, a balance changed.
             try await store.engine.withWriteConnection { db in
                 try await db.raw("UPDATE ledger_entries SET amount = amount + 1 WHERE account_id LIKE 'wallet:%'").run()

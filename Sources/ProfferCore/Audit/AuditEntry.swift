@@ -15,6 +15,11 @@ public enum AuditKind: String, Sendable, Hashable, Codable, CaseIterable {
     case termsUpdated = "terms.updated"
     case ruleAdded = "rule.added"
     case ruleRemoved = "rule.removed"
+    case pricesUpdated = "prices.updated"
+    /// A read refused because it could not be paid for; no data left.
+    case disclosureRefused = "disclosure.refused"
+    case periodCharged = "grant.period-charged"
+    case grantSuspended = "grant.suspended"
 }
 
 /// The facts of an event, before it takes its place in the chain.

@@ -35,13 +35,17 @@ public struct DataRequest: Sendable, Hashable {
     public var decidedBy: String?
     /// The decision in plain words (an automatic decision's explanation, or the person's reason).
     public var decisionNote: String?
+    /// What the organisation offers in return for the data.
+    public var offer: Offer
 
     public init(
         id: RequestID, organisationID: OrganisationID, personID: PersonID, keys: [String], purpose: String,
         retentionDays: Int, thirdParties: [ThirdParty], durationDays: Int, reason: String,
         state: State, createdAt: Timestamp, decidedAt: Timestamp?, grantID: GrantID?,
-        acceptedTerms: [TermID] = [], declarations: Declarations = Declarations(), decidedBy: String? = nil, decisionNote: String? = nil
+        acceptedTerms: [TermID] = [], declarations: Declarations = Declarations(), decidedBy: String? = nil, decisionNote: String? = nil,
+        offer: Offer = .nothing
     ) {
+        self.offer = offer
         self.acceptedTerms = acceptedTerms
         self.declarations = declarations
         self.decidedBy = decidedBy
@@ -99,14 +103,15 @@ extension DataRequest {
     public func facts(organisationVerified: Bool) -> RequestFacts {
         RequestFacts(keys: keys, purpose: purpose, retentionDays: retentionDays, durationDays: durationDays, thirdParties: thirdParties,
                      tracking: declarations.tracking, sale: declarations.sale, automatedDecisions: declarations.automatedDecisions,
-                     acceptedTerms: Set(acceptedTerms), organisationVerified: organisationVerified)
+                     acceptedTerms: Set(acceptedTerms), organisationVerified: organisationVerified, offer: offer)
     }
 }
 
 /// A person's decision to let one organisation read some keys, until it expires or is revoked.
 public struct Grant: Sendable, Hashable {
     public enum Status: String, Sendable, Hashable, Codable {
-        case active, revoked, expired
+        /// `suspended`: a per-month grant whose period could not be paid; nothing is disclosed until it is.
+        case active, suspended, revoked, expired
     }
 
     public var id: GrantID
@@ -120,12 +125,21 @@ public struct Grant: Sendable, Hashable {
     public var createdAt: Timestamp
     public var expiresAt: Timestamp
     public var revokedAt: Timestamp?
+    /// The agreed compensation, fixed when the person granted the request.
+    public var offer: Offer
+    /// For a per-month grant: the end of the last period paid for (nil before the first is charged).
+    public var paidUntil: Timestamp?
+    /// When a per-month grant was suspended for want of payment; nil while paid up.
+    public var suspendedAt: Timestamp?
 
     public init(
         id: GrantID, requestID: RequestID, organisationID: OrganisationID, personID: PersonID, keys: [String],
         purpose: String, retentionDays: Int, thirdParties: [ThirdParty], createdAt: Timestamp,
-        expiresAt: Timestamp, revokedAt: Timestamp?
+        expiresAt: Timestamp, revokedAt: Timestamp?, offer: Offer = .nothing, paidUntil: Timestamp? = nil, suspendedAt: Timestamp? = nil
     ) {
+        self.offer = offer
+        self.paidUntil = paidUntil
+        self.suspendedAt = suspendedAt
         self.id = id
         self.requestID = requestID
         self.organisationID = organisationID
@@ -143,8 +157,17 @@ public struct Grant: Sendable, Hashable {
     public func status(at now: Timestamp) -> Status {
         if revokedAt != nil { return .revoked }
         if now >= expiresAt { return .expired }
+        if suspendedAt != nil { return .suspended }
         return .active
     }
+
+    /// Whether the grant may still change state: active or suspended (a suspended grant resumes when paid).
+    public func isLive(at now: Timestamp) -> Bool {
+        revokedAt == nil && now < expiresAt
+    }
+
+    /// The instant the grant stopped being usable, for refusals: revocation, expiry or suspension.
+    public var stoppedAt: Timestamp { revokedAt ?? suspendedAt ?? expiresAt }
 }
 
 /// Limits on what a request may ask for; enforced before anything is stored.

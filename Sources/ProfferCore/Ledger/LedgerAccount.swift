@@ -23,6 +23,12 @@ public struct LedgerAccountID: Sendable, Hashable, Codable, CustomStringConverti
 
     public static func external(_ currency: String) -> Self { Self(trusted: "external:\(currency)") }
 
+    public static func earnings(_ person: PersonID, _ currency: String) -> Self {
+        Self(trusted: "earnings:\(person.rawValue):\(currency)")
+    }
+
+    public static func fees(_ currency: String) -> Self { Self(trusted: "fees:\(currency)") }
+
     public var description: String { rawValue }
 }
 
@@ -30,6 +36,29 @@ public struct LedgerAccountID: Sendable, Hashable, Codable, CustomStringConverti
 public struct Transfer: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable, Codable {
         case walletCredit = "wallet-credit"
+        /// One disclosure under a per-disclosure priced grant.
+        case disclosureCharge = "disclosure-charge"
+        /// One period of a per-month priced grant.
+        case periodCharge = "period-charge"
+    }
+
+    /// What a charge pays for: the grant, its parties, and the disclosure's audit entry or the period.
+    public struct Subject: Sendable, Hashable {
+        public var grantID: GrantID
+        public var organisationID: OrganisationID
+        public var personID: PersonID
+        /// The disclosure's entry in the person's audit log (per-disclosure charges).
+        public var auditSequence: Int64?
+        /// The start of the period paid for (per-month charges).
+        public var periodStart: Timestamp?
+
+        public init(grantID: GrantID, organisationID: OrganisationID, personID: PersonID, auditSequence: Int64? = nil, periodStart: Timestamp? = nil) {
+            self.grantID = grantID
+            self.organisationID = organisationID
+            self.personID = personID
+            self.auditSequence = auditSequence
+            self.periodStart = periodStart
+        }
     }
 
     public struct Leg: Sendable, Hashable {
@@ -50,9 +79,12 @@ public struct Transfer: Sendable, Hashable {
     public let legs: [Leg]
     public let reference: String?
     public let at: Timestamp
+    public let subject: Subject?
 
     /// A transfer whose legs balance; anything else is refused before it reaches storage.
-    public init(id: TransferID, kind: Kind, currency: String, legs: [Leg], reference: String?, at: Timestamp) throws(LedgerError) {
+    public init(id: TransferID, kind: Kind, currency: String, legs: [Leg], reference: String?, at: Timestamp,
+                subject: Subject? = nil) throws(LedgerError) {
+        self.subject = subject
         var sum: Int64 = 0
         for leg in legs { sum = try sum.checkedAdding(leg.amount) }
         guard sum == 0 else { throw LedgerError.unbalanced(transfer: id.rawValue, sum: sum) }
@@ -70,5 +102,18 @@ public struct Transfer: Sendable, Hashable {
             Leg(account: .external(money.currency), kind: .external, amount: -money.minorUnits),
             Leg(account: .wallet(organisation, money.currency), kind: .organisationWallet, amount: money.minorUnits),
         ], reference: reference, at: at)
+    }
+}
+
+extension Transfer {
+    /// A payment from an organisation's wallet for a person's data: the person's share to their earnings, the
+    /// operator's fee to the fee account. Zero legs are left out.
+    public static func charge(_ kind: Kind, _ money: Money, subject: Subject, fees: FeePolicy, reference: String?,
+                              at: Timestamp) throws(LedgerError) -> Transfer {
+        let (share, fee) = fees.split(money.minorUnits)
+        var legs = [Leg(account: .wallet(subject.organisationID, money.currency), kind: .organisationWallet, amount: -money.minorUnits)]
+        if share != 0 { legs.append(Leg(account: .earnings(subject.personID, money.currency), kind: .personEarnings, amount: share)) }
+        if fee != 0 { legs.append(Leg(account: .fees(money.currency), kind: .operatorFees, amount: fee)) }
+        return try Transfer(id: .generate(), kind: kind, currency: money.currency, legs: legs, reference: reference, at: at, subject: subject)
     }
 }

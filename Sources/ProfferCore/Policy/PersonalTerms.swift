@@ -11,6 +11,7 @@ public enum TermID: String, Sendable, Hashable, Codable, CaseIterable {
     case deleteOnServiceEnd = "delete-on-service-end"
     case noAutomatedDecisions = "no-automated-decisions"
     case breachNotification = "breach-notification"
+    case minimumPrice = "minimum-price"
 }
 
 /// A numeric parameter of a term, e.g. the number of days of `max-retention`.
@@ -133,5 +134,8 @@ public struct TermRoster: Sendable {
         TermDefinition(id: .breachNotification, title: "Breach notification",
                        textTemplate: "If my data is involved in a security breach, you must tell me within {hours} hours of learning of it.",
                        parameters: [TermParameter(name: "hours", unit: "hours", minimum: 1, maximum: 720, defaultValue: 72)], isDefault: true),
+        TermDefinition(id: .minimumPrice, title: "Pay my prices",
+                       textTemplate: "You pay at least the prices I publish for the data you ask for (listed with my terms), on the basis I price it: per disclosure or per month of access.",
+                       parameters: [], isDefault: false),
     ])
 }

@@ -35,8 +35,8 @@ public struct RuleEvaluator: Sendable {
         self.purposes = purposes
     }
 
-    public func decide(terms: [ProfferedTerm], rules: [DecisionRule], request: RequestFacts) -> AutomaticDecision {
-        let broken = TermChecker.brokenTerms(terms, request: request, purposes: purposes)
+    public func decide(terms: [ProfferedTerm], rules: [DecisionRule], request: RequestFacts, prices: PriceList = PriceList()) -> AutomaticDecision {
+        let broken = TermChecker.brokenTerms(terms, request: request, prices: prices, purposes: purposes)
         if !broken.isEmpty { return .refusedByTerms(broken) }
 
         for rule in rules where rule.action == .refuse {

@@ -107,6 +107,8 @@ public struct ConsentReceipt: Sendable {
             proffer["expiresAt"] = .string(grant.expiresAt.rfc3339)
         }
         if let explanation = c.explanation { proffer["explanation"] = .string(explanation) }
+        // The agreed compensation (or, for a refusal, what was offered): fixed once granted.
+        proffer["compensation"] = (c.grant?.offer ?? c.request.offer).json
 
         return .object([
             "version": .string(version),

@@ -117,6 +117,7 @@ struct RequestDTO: Codable, Sendable {
     var decidedBy: String?
     /// The decision in plain words.
     var decision: String?
+    var offer: Offer
 
     init(_ request: DataRequest, organisation: Organisation, personHandle: String) {
         acceptedTerms = request.acceptedTerms
@@ -125,6 +126,7 @@ struct RequestDTO: Codable, Sendable {
         automatedDecisions = request.declarations.automatedDecisions
         decidedBy = request.decidedBy
         decision = request.decisionNote
+        offer = request.offer
         id = request.id.rawValue
         self.organisation = OrganisationSummaryDTO(organisation)
         person = personHandle
@@ -154,8 +156,16 @@ struct GrantDTO: Codable, Sendable {
     var createdAt: Timestamp
     var expiresAt: Timestamp
     var revokedAt: Timestamp?
+    /// The agreed compensation, fixed at grant time.
+    var offer: Offer
+    /// Per-month grants: paid up to here.
+    var paidUntil: Timestamp?
+    var suspendedAt: Timestamp?
 
     init(_ grant: Grant, organisation: Organisation, personHandle: String, now: Timestamp = .now()) {
+        offer = grant.offer
+        paidUntil = grant.paidUntil
+        suspendedAt = grant.suspendedAt
         id = grant.id.rawValue
         requestId = grant.requestID.rawValue
         self.organisation = OrganisationSummaryDTO(organisation)
@@ -287,6 +297,8 @@ struct ProfferedTermDTO: Codable, Sendable {
 struct PersonTermsDTO: Codable, Sendable {
     var person: String
     var terms: [ProfferedTermDTO]
+    /// The person's prices: binding when `minimum-price` is among `terms`, a guide otherwise.
+    var prices: [PriceEntry]
 }
 
 struct RuleDTO: Codable, Sendable {

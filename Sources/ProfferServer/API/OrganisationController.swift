@@ -21,8 +21,10 @@ struct OrganisationController: Sendable {
         var tracking: Bool?
         var sale: Bool?
         var automatedDecisions: Bool?
+        /// What the organisation offers in return; validated by `Offer.parse`.
+        var offer: JSONValue?
         static let fields: Set<String> = ["person", "keys", "purpose", "retentionDays", "thirdParties", "durationDays", "reason",
-                                          "acceptedTerms", "tracking", "sale", "automatedDecisions"]
+                                          "acceptedTerms", "tracking", "sale", "automatedDecisions", "offer"]
 
         static func checkShape(_ object: [String: JSONValue]) -> [FieldError] {
             guard case .array(let parties)? = object["thirdParties"] else { return [] }
@@ -63,7 +65,7 @@ struct OrganisationController: Sendable {
         let identity = try await services.auth.organisation(request)
         try identity.require(.requestsWrite)
         let body = try await request.decodeBody(NewRequest.self, context: context)
-        try validate(body)
+        let offer = try validate(body)
         guard AccountController.isValidHandle(body.person), let person = try await services.store.person(handle: body.person) else {
             throw Problem.validation(ValidationFailure(pointer: "/person", detail: "no person has the handle \"\(body.person.prefix(40))\""))
         }
@@ -75,11 +77,12 @@ struct OrganisationController: Sendable {
             thirdParties: body.thirdParties.map { ThirdParty(name: $0.name.trimmingCharacters(in: .whitespaces), purpose: $0.purpose) },
             durationDays: body.durationDays, reason: body.reason, state: .pending, createdAt: now, decidedAt: nil, grantID: nil,
             acceptedTerms: body.acceptedTerms ?? [],
-            declarations: Declarations(tracking: body.tracking ?? false, sale: body.sale ?? false, automatedDecisions: body.automatedDecisions ?? false)
+            declarations: Declarations(tracking: body.tracking ?? false, sale: body.sale ?? false, automatedDecisions: body.automatedDecisions ?? false),
+            offer: offer
         )
         let decision = services.evaluator.decide(
             terms: try await services.proffered(by: person.id), rules: try await services.store.rules(of: person.id),
-            request: dataRequest.facts(organisationVerified: organisation.verified))
+            request: dataRequest.facts(organisationVerified: organisation.verified), prices: try await services.store.prices(of: person.id))
         switch decision {
         case .askPerson(let explanation):
             // Still undecided: the explanation tells the person (and the organisation) why they are asked.
@@ -120,6 +123,7 @@ struct OrganisationController: Sendable {
             case .noStalking: "/tracking"
             case .noSale: "/sale"
             case .noAutomatedDecisions: "/automatedDecisions"
+            case .minimumPrice: "/offer"
             case .deleteOnServiceEnd, .breachNotification: "/acceptedTerms"
             }
             return FieldError(pointer: term.reason == "the request does not accept it" ? "/acceptedTerms" : pointer,
@@ -134,8 +138,13 @@ struct OrganisationController: Sendable {
                                     "requestId": .string(request.id.rawValue), "receiptId": .string(receipt.id.rawValue)])
     }
 
-    func validate(_ body: NewRequest) throws {
+    /// Validates a new request; returns its offer (nothing when none is made).
+    func validate(_ body: NewRequest) throws -> Offer {
         var errors: [FieldError] = []
+        var offer = Offer.nothing
+        if let value = body.offer {
+            do { offer = try Offer.parse(value) } catch { errors += error.errors }
+        }
         if body.person.isEmpty || body.person.count > 32 {
             errors.append(FieldError(pointer: "/person", detail: "must be a person's handle (3 to 32 characters)"))
         }
@@ -174,6 +183,7 @@ struct OrganisationController: Sendable {
             }
         }
         if !errors.isEmpty { throw Problem.validation(ValidationFailure(errors)) }
+        return offer
     }
 
     @Sendable func listRequests(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ListDTO<RequestDTO>> {

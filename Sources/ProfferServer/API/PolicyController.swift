@@ -23,6 +23,16 @@ struct PolicyController: Sendable {
         }
     }
 
+    struct PricesBody: RequestBody {
+        var prices: JSONValue
+        static let fields: Set<String> = ["prices"]
+    }
+
+    struct PricesDTO: Codable, Sendable {
+        var person: String
+        var prices: [PriceEntry]
+    }
+
     struct RuleBody: RequestBody {
         var action: RuleAction
         var keys: [KeyPattern]
@@ -38,6 +48,8 @@ struct PolicyController: Sendable {
         router.get("/v1/people/{handle}/terms", use: publicTerms)
         router.get("/v1/me/terms", use: myTerms)
         router.put("/v1/me/terms", use: setTerms)
+        router.get("/v1/me/prices", use: myPrices)
+        router.put("/v1/me/prices", use: setPrices)
         router.get("/v1/me/rules", use: listRules)
         router.post("/v1/me/rules", use: addRule)
         router.delete("/v1/me/rules/{ruleId}", use: removeRule)
@@ -57,7 +69,8 @@ struct PolicyController: Sendable {
     }
 
     func termsDTO(_ person: Person) async throws -> PersonTermsDTO {
-        PersonTermsDTO(person: person.handle, terms: try await services.proffered(by: person.id).map { ProfferedTermDTO($0, roster: services.terms) })
+        PersonTermsDTO(person: person.handle, terms: try await services.proffered(by: person.id).map { ProfferedTermDTO($0, roster: services.terms) },
+                       prices: try await services.store.prices(of: person.id).entries)
     }
 
     @Sendable func myTerms(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<PersonTermsDTO> {
@@ -71,6 +84,21 @@ struct PolicyController: Sendable {
         if !errors.isEmpty { throw Problem.validation(ValidationFailure(errors)) }
         try await services.store.setTerms(body.terms, of: person.id, at: .now())
         return JSONResponse(try await termsDTO(person))
+    }
+
+    @Sendable func myPrices(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<PricesDTO> {
+        let person = try await services.auth.person(request).person
+        return JSONResponse(PricesDTO(person: person.handle, prices: try await services.store.prices(of: person.id).entries))
+    }
+
+    /// Replaces the person's price list. Prices bind organisations only while the person proffers `minimum-price`.
+    @Sendable func setPrices(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<PricesDTO> {
+        let person = try await services.auth.person(request).person
+        let body = try await request.decodeBody(PricesBody.self, context: context)
+        let prices: PriceList
+        do { prices = try PriceList.parse(body.prices, catalogue: services.catalogue) } catch { throw Problem.validation(error) }
+        try await services.store.setPrices(prices, of: person.id, at: .now())
+        return JSONResponse(PricesDTO(person: person.handle, prices: prices.entries))
     }
 
     @Sendable func listRules(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ListDTO<RuleDTO>> {
@@ -115,11 +143,12 @@ struct PolicyController: Sendable {
         let person = try await services.auth.person(request).person
         let terms = try await services.proffered(by: person.id)
         let rules = try await services.store.rules(of: person.id)
+        let prices = try await services.store.prices(of: person.id)
         let requests = try await services.store.requests(of: .person(person.id), limit: try request.queryInt("limit", default: 50, range: 1...200))
         let organisations = try await services.organisations(requests.map(\.organisationID))
         return JSONResponse(ListDTO(items: requests.compactMap { item in
             guard let organisation = organisations[item.organisationID] else { return nil }
-            let decision = services.evaluator.decide(terms: terms, rules: rules, request: item.facts(organisationVerified: organisation.verified))
+            let decision = services.evaluator.decide(terms: terms, rules: rules, request: item.facts(organisationVerified: organisation.verified), prices: prices)
             let outcome = switch decision {
             case .refusedByTerms: "refused-by-terms"
             case .refusedByRule: "refused-by-rule"

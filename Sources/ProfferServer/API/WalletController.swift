@@ -60,8 +60,11 @@ struct WalletController: Sendable {
         }
         guard errors.isEmpty, let money else { throw Problem.validation(ValidationFailure(errors)) }
         let digest = Data(SHA256.hash(data: Data("wallet-credit|\(id)|\(money.minorUnits)|\(money.currency)|\(reference)".utf8)))
+        guard try await services.store.organisation(id: id) != nil else { throw Problem.notFound("no organisation \(id)") }
+        let confirmed = try await services.payments.confirmFunding(money, for: id, reference: reference)
         let (credit, replayed) = try await services.store.creditWallet(
-            id, money, reference: reference, idempotency: IdempotencyKey(scope: "admin", key: key, requestDigest: digest), at: .now())
+            id, money, reference: confirmed, provider: services.payments.name,
+            idempotency: IdempotencyKey(scope: "admin", key: key, requestDigest: digest), at: .now())
         var headers: HTTPFields = [:]
         if replayed, let name = HTTPField.Name("Idempotent-Replayed") { headers[name] = "true" }
         return try JSONResponse(credit, status: .created, headers: headers).response(from: request, context: context)

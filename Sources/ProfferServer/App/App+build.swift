@@ -28,13 +28,14 @@ public func buildApplication(
         passwords: PasswordHasher(cost: configuration.bcryptCost),
         accessTokens: accessTokens,
         receiptSigner: try await ReceiptSigner(dataDirectory: configuration.dataDirectory),
-        configuration: configuration
+        configuration: configuration,
+        payments: ManualPaymentProvider()
     )
     let router = buildRouter(services: services, openAPIDocument: try OpenAPIDocument.load())
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Proffer"),
-        services: [ExpirySweeper(services: services, logger: logger)],
+        services: [ExpirySweeper(services: services, logger: logger), PeriodCharger(services: services, logger: logger)],
         logger: logger
     )
     return ProfferRuntime(application: application, store: store, keys: keys, configuration: configuration, services: services)
@@ -54,6 +55,7 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer) -> Router<AppR
     PolicyController(services: services).addRoutes(to: router)
     ReceiptController(services: services).addRoutes(to: router)
     WalletController(services: services).addRoutes(to: router)
+    StatementController(services: services).addRoutes(to: router)
     return router
 }
 

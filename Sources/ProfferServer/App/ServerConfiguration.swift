@@ -26,6 +26,12 @@ public struct ServerConfiguration: Sendable {
     public var jurisdiction: String = "EU"
     /// How often the background job records grants that have expired (audit entry and receipt).
     public var expirySweepSeconds: Int = 10
+    /// The operator's fee on every payment for data, in basis points (500 = 5 %).
+    public var operatorFeeBasisPoints: Int = 500
+    /// How often the background job charges per-month grants whose period starts.
+    public var chargeIntervalSeconds: Int = 60
+    /// How long before a period starts it may be charged, so access does not lapse between job runs.
+    public var chargeLookaheadSeconds: Int = 3600
 
     public init() {}
 

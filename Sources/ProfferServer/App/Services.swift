@@ -11,6 +11,7 @@ struct Services: Sendable {
     let accessTokens: AccessTokens
     let receiptSigner: ReceiptSigner
     let configuration: ServerConfiguration
+    let payments: any PaymentProvider
     let catalogue = Catalogue.standard
     let purposes = PurposeTaxonomy.standard
     let terms = TermRoster.standard
@@ -33,11 +34,11 @@ struct Services: Sendable {
                              grantID: grant?.id, event: event, kid: receiptSigner.activeKid, jws: jws, issuedAt: now)
     }
 
-    /// A grant for (part of) a request, from now for `days` days.
+    /// A grant for (part of) a request, from now for `days` days, at the price the request offered.
     func grant(of request: DataRequest, keys: [String], days: Int, at now: Timestamp) -> Grant {
         Grant(id: .generate(), requestID: request.id, organisationID: request.organisationID, personID: request.personID,
               keys: request.keys.filter(keys.contains), purpose: request.purpose, retentionDays: request.retentionDays,
-              thirdParties: request.thirdParties, createdAt: now, expiresAt: now.adding(days: days), revokedAt: nil)
+              thirdParties: request.thirdParties, createdAt: now, expiresAt: now.adding(days: days), revokedAt: nil, offer: request.offer)
     }
 
     /// A person's handle and data key, cached after the first look-up.

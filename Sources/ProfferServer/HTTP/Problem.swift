@@ -92,7 +92,7 @@ extension Problem {
         case .overflow:
             return .validation(ValidationFailure(pointer: "/amount", detail: "would take a balance beyond the 64-bit range of minor units"))
         case .belowLimit(let account, _, _):
-            return Problem(HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), "insufficient-funds", title: "Insufficient funds",
+            return Problem(.paymentRequired, "insufficient-funds", title: "Insufficient funds",
                            detail: "the transfer would take \(account.prefix(80)) below its limit; nothing was moved")
         case .unbalanced:
             return Problem(.unprocessableContent, "unbalanced", title: "Unbalanced transfer", detail: "the transfer's legs do not sum to zero; nothing was moved")
@@ -109,7 +109,11 @@ extension Problem {
         case .invalid(let failure):
             return .validation(failure)
         case .grantNotActive(let grantID, let status, let since):
-            let verb = status == .revoked ? "was revoked by the person" : "expired"
+            let verb = switch status {
+            case .revoked: "was revoked by the person"
+            case .suspended: "is suspended for want of payment"
+            case .active, .expired: "expired"
+            }
             return Problem(.forbidden, "grant-\(status.rawValue)", title: "The grant is not active",
                            detail: "grant \(grantID) \(verb) at \(since); no data is disclosed under it",
                            extensions: ["grantStatus": .string(status.rawValue), "since": .string(since.rfc3339)])
@@ -120,6 +124,14 @@ extension Problem {
         case .unavailable(let detail):
             return Problem(.serviceUnavailable, "unavailable", title: "Temporarily unavailable", detail: detail,
                            headers: [.retryAfter: "1"])
+        case .paymentRequired(let grantID, let shortfall, let detail):
+            let title = switch shortfall {
+            case .insufficientFunds: "Insufficient funds"
+            case .suspended: "The grant is suspended for want of payment"
+            case .periodUnpaid: "The current period is not paid"
+            }
+            return Problem(.paymentRequired, shortfall.rawValue, title: title, detail: detail + "; no data was sent and the refusal is in the person's audit log",
+                           extensions: ["grantId": .string(grantID.rawValue)])
         }
     }
 }
@@ -159,4 +171,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                            detail: error.body ?? error.status.reasonPhrase)
         }
     }
+}
+
+extension HTTPResponse.Status {
+    /// 402, which HTTPTypes does not name.
+    static let paymentRequired = HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required")
 }

@@ -26,6 +26,7 @@ public enum Migrator {
         Migration0005CreateAudit.migration,
         Migration0006CreateTermsRulesReceipts.migration,
         Migration0007CreateLedger.migration,
+        Migration0008AddPrices.migration,
     ]
 
     /// The newest schema version this build knows.

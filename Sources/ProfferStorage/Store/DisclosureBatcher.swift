@@ -47,7 +47,10 @@ actor DisclosureBatcher {
 
     private let recordCache: RecordCache?
 
-    init(writes: WriteQueue, kind: EngineKind, recordCache: RecordCache?) {
+    private let fees: FeePolicy
+
+    init(writes: WriteQueue, kind: EngineKind, recordCache: RecordCache?, fees: FeePolicy) {
+        self.fees = fees
         self.writes = writes
         self.kind = kind
         self.recordCache = recordCache
@@ -71,9 +74,10 @@ actor DisclosureBatcher {
             let kind = self.kind
             let cache = grantCache
             let records = recordCache
+            let fees = self.fees
             do {
                 let (results, snapshots) = try await writes.write { db in
-                    try await Self.run(items, on: db, kind: kind, cache: cache, records: records)
+                    try await Self.run(items, on: db, kind: kind, cache: cache, records: records, fees: fees)
                 }
                 // Committed: only now may what the batch read be reused.
                 records?.fill(snapshots)
@@ -85,104 +89,102 @@ actor DisclosureBatcher {
         draining = false
     }
 
-    /// One batch inside one transaction. A disclosure that is refused (unknown grant, revoked, expired, key not
-    /// covered) gets its error; the others go ahead.
-    static func run(_ items: [Item], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache,
-                    records recordCache: RecordCache?) async throws -> ([Result<Disclosure, any Error>], [RecordCache.Snapshot]) {
-        let ids = Array(Set(items.map(\.grantID)))
-        var grants: [GrantID: Grant] = [:]
-        let known = cache.lookup(ids)
-        if !known.isEmpty {
-            for row in try await db.select().columns("id", "expires_at", "revoked_at").from("grants").where("id", .in, known.keys.map(\.rawValue)).all() {
-                let id = GrantID(trusted: try row.decode(column: "id", as: String.self))
-                guard var grant = known[id] else { continue }
-                grant.expiresAt = try row.timestamp("expires_at")
-                grant.revokedAt = try row.optionalTimestamp("revoked_at")
-                grants[id] = grant
-            }
-        }
-        let unknown = ids.filter { known[$0] == nil }.map(\.rawValue)
-        if !unknown.isEmpty {
-            for row in try await db.select().column("*").from("grants").where("id", .in, unknown).all() {
-                let grant = try ProfferStore.grant(row)
-                grants[grant.id] = grant
-                cache.remember(grant)
-            }
-        }
+    /// What one disclosure of a batch comes to.
+    enum Outcome {
+        /// Refused before anything is written: unknown grant, revoked, expired, key not covered.
+        case refused(any Error)
+        /// Refused for want of payment: audited, and no data leaves.
+        case unpaid(Grant, PaymentShortfall, detail: String)
+        /// Goes ahead with these keys, paying `price` when the grant is priced per disclosure.
+        case disclose(Grant, keys: [String], price: Money?)
 
-        var outcomes: [Result<(Grant, [String]), any Error>] = items.map { item in
-            guard let grant = grants[item.grantID], grant.organisationID == item.organisationID else {
-                return .failure(DomainError.notFound(what: "grant", id: item.grantID.rawValue))
+        var auditedPerson: String? {
+            switch self {
+            case .refused: nil
+            case .unpaid(let grant, _, _), .disclose(let grant, _, _): grant.personID.rawValue
             }
-            let status = grant.status(at: item.at)
-            guard status == .active else {
-                return .failure(DomainError.grantNotActive(grantID: grant.id, status: status, since: grant.revokedAt ?? grant.expiresAt))
+        }
+    }
+
+    /// One batch inside one transaction. A disclosure that is refused (unknown grant, revoked, expired, key not
+    /// covered, unpaid) gets its error; the others go ahead. Locks, in this order: audit heads (by person), then
+    /// wallets (by id) — the order per-month charges use too.
+    static func run(_ items: [Item], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache, records recordCache: RecordCache?,
+                    fees: FeePolicy) async throws -> ([Result<Disclosure, any Error>], [RecordCache.Snapshot]) {
+        let grants = try await currentGrants(Array(Set(items.map(\.grantID))), on: db, cache: cache)
+        var outcomes: [Outcome] = items.map { item in
+            guard let grant = grants[item.grantID], grant.organisationID == item.organisationID else {
+                return .refused(DomainError.notFound(what: "grant", id: item.grantID.rawValue))
+            }
+            guard grant.isLive(at: item.at) else {
+                return .refused(DomainError.grantNotActive(grantID: grant.id, status: grant.status(at: item.at), since: grant.stoppedAt))
             }
             if let asked = item.keys, let outside = asked.first(where: { !grant.keys.contains($0) }) {
-                return .failure(DomainError.keyNotCovered(key: outside, grantID: grant.id, covered: grant.keys))
+                return .refused(DomainError.keyNotCovered(key: outside, grantID: grant.id, covered: grant.keys))
             }
             let keys = item.keys.map { asked in grant.keys.filter(asked.contains) } ?? grant.keys
-            return .success((grant, keys))
+            switch grant.offer.price {
+            case (.perMonth, _)?:
+                if let suspended = grant.suspendedAt {
+                    return .unpaid(grant, .suspended, detail: "grant \(grant.id) is suspended since \(suspended.rfc3339) because its monthly price could not be paid; it resumes once the wallet is funded and the period is charged")
+                }
+                guard let paid = grant.paidUntil, paid > item.at else {
+                    return .unpaid(grant, .periodUnpaid, detail: "the current period of grant \(grant.id) is not paid yet; it is charged when it starts, so fund the wallet and retry")
+                }
+                return .disclose(grant, keys: keys, price: nil)
+            case (.perDisclosure, let price)?:
+                return .disclose(grant, keys: keys, price: price)
+            case nil:
+                return .disclose(grant, keys: keys, price: nil)
+            }
         }
 
-        let people = Array(Set(outcomes.compactMap { try? $0.get().0.personID.rawValue })).sorted()
+        let people = Array(Set(outcomes.compactMap(\.auditedPerson))).sorted()
         guard !people.isEmpty else {
-            // Every disclosure of the batch was refused: nothing to write.
+            // Every disclosure of the batch was refused before any write.
             return (outcomes.map { outcome in
-                if case .failure(let error) = outcome { return .failure(error) }
+                if case .refused(let error) = outcome { return .failure(error) }
                 return .failure(DomainError.unavailable("the disclosure could not be processed"))
             }, [])
         }
-        // Lock heads in a fixed order so concurrent batches on other instances cannot deadlock.
         var heads: [String: (Int64, String)] = [:]
         let headQuery = db.select().columns("person_id", "seq", "hash").from("audit_heads").where("person_id", .in, people).orderBy("person_id")
         if kind == .postgres { headQuery.for(.update) }
         for row in try await headQuery.all() {
             heads[try row.decode(column: "person_id", as: String.self)] = (try row.decode(column: "seq", as: Int64.self), try row.decode(column: "hash", as: String.self))
         }
-        var records: [String: [String: SealedRecord]] = [:]
-        var snapshots: [RecordCache.Snapshot] = []
-        if let recordCache {
-            // Whole record sets per person, from memory where possible; the misses are read and offered back.
-            let (hits, generations) = recordCache.lookup(people.map(PersonID.init(trusted:)))
-            for (person, set) in hits { records[person.rawValue] = set }
-            let misses = people.filter { records[$0] == nil }
-            if !misses.isEmpty {
-                for row in try await db.select().columns("person_id", "key", "version", "ciphertext", "updated_at").from("records")
-                    .where("person_id", .in, misses).all() {
-                    records[try row.decode(column: "person_id", as: String.self), default: [:]][try row.decode(column: "key", as: String.self)] = try Self.sealed(row)
-                }
-                snapshots = misses.map { person in
-                    let id = PersonID(trusted: person)
-                    return RecordCache.Snapshot(person: id, generation: generations[id] ?? 0, records: records[person] ?? [:])
-                }
-            }
-        } else {
-            let allKeys = Array(Set(outcomes.flatMap { (try? $0.get().1) ?? [] }))
-            if !allKeys.isEmpty {
-                for row in try await db.select().columns("person_id", "key", "version", "ciphertext", "updated_at").from("records")
-                    .where("person_id", .in, people).where("key", .in, allKeys).all() {
-                    records[try row.decode(column: "person_id", as: String.self), default: [:]][try row.decode(column: "key", as: String.self)] = try Self.sealed(row)
-                }
-            }
-        }
+        try await settlePayments(&outcomes, on: db, kind: kind)
 
+        let (records, snapshots) = try await sealedRecords(for: outcomes, people: people, on: db, recordCache: recordCache)
         var results: [Result<Disclosure, any Error>] = []
         var entries: [AuditEntry] = []
+        var transfers: [Transfer] = []
+        func append(_ event: AuditEvent, for person: PersonID) -> AuditEntry {
+            let head = heads[person.rawValue] ?? (0, AuditEntry.genesisHash)
+            let entry = AuditEntry(event: event, personID: person, previousSequence: head.0, previousHash: head.1)
+            heads[person.rawValue] = (entry.sequence, entry.hash)
+            entries.append(entry)
+            return entry
+        }
         for (item, outcome) in zip(items, outcomes) {
+            let actor = "organisation:\(item.organisationID)"
             switch outcome {
-            case .failure(let error):
+            case .refused(let error):
                 results.append(.failure(error))
-            case .success(let (grant, keys)):
-                let person = grant.personID.rawValue
-                let sealed = keys.compactMap { records[person]?[$0] }
-                let head = heads[person] ?? (0, AuditEntry.genesisHash)
-                let entry = AuditEntry(
-                    event: AuditEvent(kind: .disclosure, actor: "organisation:\(item.organisationID)", organisationID: item.organisationID,
-                                      requestID: grant.requestID, grantID: grant.id, keys: sealed.map(\.key), at: item.at),
-                    personID: grant.personID, previousSequence: head.0, previousHash: head.1)
-                heads[person] = (entry.sequence, entry.hash)
-                entries.append(entry)
+            case .unpaid(let grant, let shortfall, let detail):
+                _ = append(AuditEvent(kind: .disclosureRefused, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
+                                      grantID: grant.id, keys: [], note: "refused, no data sent: \(detail)", at: item.at), for: grant.personID)
+                results.append(.failure(DomainError.paymentRequired(grantID: grant.id, shortfall: shortfall, detail: detail)))
+            case .disclose(let grant, let keys, let price):
+                let sealed = keys.compactMap { records[grant.personID.rawValue]?[$0] }
+                let entry = append(AuditEvent(kind: .disclosure, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
+                                              grantID: grant.id, keys: sealed.map(\.key), note: price.map { "paid \($0.formatted)" }, at: item.at),
+                                   for: grant.personID)
+                if let price {
+                    transfers.append(try Transfer.charge(.disclosureCharge, price, subject: .init(
+                        grantID: grant.id, organisationID: grant.organisationID, personID: grant.personID, auditSequence: entry.sequence),
+                        fees: fees, reference: "disclosure \(entry.sequence) under grant \(grant.id)", at: item.at))
+                }
                 results.append(.success(Disclosure(grant: grant, records: sealed, entry: entry)))
             }
         }
@@ -198,13 +200,128 @@ actor DisclosureBatcher {
                 ] as [any Encodable & Sendable])
             }
             try await insert.run()
+            let written = Set(entries.map(\.personID.rawValue))
             let upsert = db.insert(into: "audit_heads").columns("person_id", "seq", "hash")
-            for (person, head) in heads.sorted(by: { $0.key < $1.key }) where entries.contains(where: { $0.personID.rawValue == person }) {
+            for (person, head) in heads.sorted(by: { $0.key < $1.key }) where written.contains(person) {
                 upsert.values([person, head.0, head.1] as [any Encodable & Sendable])
             }
             try await upsert.onConflict(with: ["person_id"]) { $0.set(excludedValueOf: "seq").set(excludedValueOf: "hash") }.run()
         }
+        try await postCharges(transfers, on: db)
         return (results, snapshots)
+    }
+
+    /// Grants by id with their current state: immutable fields from the cache where known, what changes
+    /// (revocation, expiry, payment, suspension) always from the database.
+    static func currentGrants(_ ids: [GrantID], on db: any SQLDatabase, cache: GrantCache) async throws -> [GrantID: Grant] {
+        var grants: [GrantID: Grant] = [:]
+        let known = cache.lookup(ids)
+        if !known.isEmpty {
+            for row in try await db.select().columns("id", "expires_at", "revoked_at", "paid_until", "suspended_at").from("grants")
+                .where("id", .in, known.keys.map(\.rawValue)).all() {
+                let id = GrantID(trusted: try row.decode(column: "id", as: String.self))
+                guard var grant = known[id] else { continue }
+                grant.expiresAt = try row.timestamp("expires_at")
+                grant.revokedAt = try row.optionalTimestamp("revoked_at")
+                grant.paidUntil = try row.optionalTimestamp("paid_until")
+                grant.suspendedAt = try row.optionalTimestamp("suspended_at")
+                grants[id] = grant
+            }
+        }
+        let unknown = ids.filter { known[$0] == nil }.map(\.rawValue)
+        if !unknown.isEmpty {
+            for row in try await db.select().column("*").from("grants").where("id", .in, unknown).all() {
+                let grant = try ProfferStore.grant(row)
+                grants[grant.id] = grant
+                cache.remember(grant)
+            }
+        }
+        return grants
+    }
+
+    /// Decides which per-disclosure payments the wallets can make, in the batch's order: each wallet is read
+    /// under lock once and drawn down in memory, so exactly the affordable disclosures go ahead; the rest become
+    /// audited refusals.
+    static func settlePayments(_ outcomes: inout [Outcome], on db: any SQLDatabase, kind: EngineKind) async throws {
+        var wallets = Set<String>()
+        for case .disclose(let grant, _, let price?) in outcomes {
+            wallets.insert(LedgerAccountID.wallet(grant.organisationID, price.currency).rawValue)
+        }
+        guard !wallets.isEmpty else { return }
+        var balances: [String: Int64] = [:]
+        let query = db.select().columns("id", "balance").from("ledger_accounts").where("id", .in, Array(wallets)).orderBy("id")
+        if kind == .postgres { query.for(.update) }
+        for row in try await query.all() {
+            balances[try row.decode(column: "id", as: String.self)] = try row.decode(column: "balance", as: Int64.self)
+        }
+        for index in outcomes.indices {
+            guard case .disclose(let grant, _, let price?) = outcomes[index] else { continue }
+            let wallet = LedgerAccountID.wallet(grant.organisationID, price.currency).rawValue
+            let balance = balances[wallet] ?? 0
+            if balance >= price.minorUnits {
+                balances[wallet] = balance - price.minorUnits
+            } else {
+                outcomes[index] = .unpaid(grant, .insufficientFunds, detail: "your wallet holds \(Money(minorUnits: balance, currency: price.currency).formatted), less than the \(price.formatted) this disclosure under grant \(grant.id) costs; fund the wallet and retry")
+            }
+        }
+    }
+
+    /// Writes a batch's charges with three statements: the transfers, their legs, and every touched account's
+    /// balance moved by the sum of its legs (creating earnings and fee accounts on first use).
+    static func postCharges(_ transfers: [Transfer], on db: any SQLDatabase) async throws {
+        guard !transfers.isEmpty else { return }
+        try await ProfferStore.insertTransfers(transfers, on: db)
+        var deltas: [LedgerAccountID: (kind: LedgerAccountKind, currency: String, amount: Int64)] = [:]
+        for transfer in transfers {
+            for leg in transfer.legs {
+                let current = deltas[leg.account]?.amount ?? 0
+                deltas[leg.account] = (leg.kind, transfer.currency, try current.checkedAdding(leg.amount))
+            }
+        }
+        let upsert = db.insert(into: "ledger_accounts").columns("id", "kind", "currency", "balance", "minimum")
+        for (account, delta) in deltas.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            upsert.values([account.rawValue, delta.kind.rawValue, delta.currency, delta.amount, Int64(0)] as [any Encodable & Sendable])
+        }
+        try await upsert.onConflict(with: ["id"]) { $0.set("balance", to: SQLRaw("ledger_accounts.balance + excluded.balance")) }.run()
+        try await ProfferStore.insertEntries(transfers, on: db)
+    }
+
+    /// The sealed records the disclosures of a batch need, from the record cache where possible (SQLite);
+    /// returns what was read so the cache can be filled after the commit.
+    static func sealedRecords(for outcomes: [Outcome], people: [String], on db: any SQLDatabase,
+                              recordCache: RecordCache?) async throws -> ([String: [String: SealedRecord]], [RecordCache.Snapshot]) {
+        var records: [String: [String: SealedRecord]] = [:]
+        var snapshots: [RecordCache.Snapshot] = []
+        var readers: [String] = []
+        var keys = Set<String>()
+        for case .disclose(let grant, let granted, _) in outcomes {
+            readers.append(grant.personID.rawValue)
+            keys.formUnion(granted)
+        }
+        let persons = Array(Set(readers)).sorted()
+        guard !persons.isEmpty else { return ([:], []) }
+        if let recordCache {
+            // Whole record sets per person, from memory where possible; the misses are read and offered back.
+            let (hits, generations) = recordCache.lookup(persons.map(PersonID.init(trusted:)))
+            for (person, set) in hits { records[person.rawValue] = set }
+            let misses = persons.filter { records[$0] == nil }
+            if !misses.isEmpty {
+                for row in try await db.select().columns("person_id", "key", "version", "ciphertext", "updated_at").from("records")
+                    .where("person_id", .in, misses).all() {
+                    records[try row.decode(column: "person_id", as: String.self), default: [:]][try row.decode(column: "key", as: String.self)] = try Self.sealed(row)
+                }
+                snapshots = misses.map { person in
+                    let id = PersonID(trusted: person)
+                    return RecordCache.Snapshot(person: id, generation: generations[id] ?? 0, records: records[person] ?? [:])
+                }
+            }
+        } else if !keys.isEmpty {
+            for row in try await db.select().columns("person_id", "key", "version", "ciphertext", "updated_at").from("records")
+                .where("person_id", .in, persons).where("key", .in, Array(keys)).all() {
+                records[try row.decode(column: "person_id", as: String.self), default: [:]][try row.decode(column: "key", as: String.self)] = try Self.sealed(row)
+            }
+        }
+        return (records, snapshots)
     }
 
     static func sealed(_ row: any SQLRow) throws -> SealedRecord {
@@ -229,6 +346,8 @@ final class GrantCache: Sendable {
     func remember(_ grant: Grant) {
         var original = grant
         original.revokedAt = nil
+        original.paidUntil = nil
+        original.suspendedAt = nil
         grants.withLock { cache in
             if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
             cache[grant.id] = original

@@ -8,6 +8,8 @@ public struct WalletCredit: Sendable, Hashable, Codable {
     public var organisationId: String
     public var amount: Money
     public var reference: String
+    /// The payment provider that confirmed the outside payment (`manual` when the operator records it).
+    public var provider: String
     public var balance: Money
     public var at: Timestamp
 }
@@ -36,7 +38,7 @@ public struct IdempotencyKey: Sendable, Hashable {
 extension ProfferStore {
     /// Funds an organisation's wallet from outside. With the same idempotency key and the same request, a retry
     /// returns the first result and moves nothing; with the same key and another request it is refused.
-    public func creditWallet(_ organisation: OrganisationID, _ money: Money, reference: String, idempotency: IdempotencyKey,
+    public func creditWallet(_ organisation: OrganisationID, _ money: Money, reference: String, provider: String, idempotency: IdempotencyKey,
                              at now: Timestamp) async throws -> (WalletCredit, replayed: Bool) {
         let kind = self.kind
         return try await write { db in
@@ -47,8 +49,8 @@ extension ProfferStore {
                 throw DomainError.notFound(what: "organisation", id: organisation.rawValue)
             }
             let transfer = try Transfer.walletCredit(organisation, money, reference: reference, at: now)
-            let balances = try await Self.post(transfer, on: db, kind: kind)
-            let credit = WalletCredit(transferId: transfer.id.rawValue, organisationId: organisation.rawValue, amount: money, reference: reference,
+            let balances = try await Self.post(transfer, provider: provider, on: db, kind: kind)
+            let credit = WalletCredit(transferId: transfer.id.rawValue, organisationId: organisation.rawValue, amount: money, reference: reference, provider: provider,
                                       balance: Money(minorUnits: balances[.wallet(organisation, money.currency)] ?? 0, currency: money.currency), at: now)
             try await db.raw("""
                 INSERT INTO idempotency_keys (scope, key, request_digest, response, created_at)
@@ -71,11 +73,8 @@ extension ProfferStore {
 
     /// Writes a balanced transfer and moves the balances of its accounts (creating them on first use), refusing
     /// to take any account below its minimum. Returns the new balances.
-    static func post(_ transfer: Transfer, on db: any SQLDatabase, kind: EngineKind) async throws -> [LedgerAccountID: Int64] {
-        try await db.raw("""
-            INSERT INTO ledger_transfers (id, kind, currency, reference, at)
-            VALUES (\(bind: transfer.id.rawValue), \(bind: transfer.kind.rawValue), \(bind: transfer.currency), \(bind: transfer.reference), \(bind: transfer.at.millisecondsSinceEpoch))
-            """).run()
+    static func post(_ transfer: Transfer, provider: String? = nil, on db: any SQLDatabase, kind: EngineKind) async throws -> [LedgerAccountID: Int64] {
+        try await insertTransfers([transfer], provider: provider, on: db)
         var balances: [LedgerAccountID: Int64] = [:]
         for leg in transfer.legs.sorted(by: { $0.account.rawValue < $1.account.rawValue }) {
             let minimum: Int64? = leg.kind == .external ? nil : 0
@@ -92,26 +91,49 @@ extension ProfferStore {
                 throw LedgerError.belowLimit(account: leg.account.rawValue, balance: balance, minimum: minimum)
             }
             try await db.raw("UPDATE ledger_accounts SET balance = \(bind: balance) WHERE id = \(bind: leg.account.rawValue)").run()
-            try await db.raw("""
-                INSERT INTO ledger_entries (transfer_id, account_id, amount) VALUES (\(bind: transfer.id.rawValue), \(bind: leg.account.rawValue), \(bind: leg.amount))
-                """).run()
             balances[leg.account] = balance
         }
+        try await insertEntries([transfer], on: db)
         return balances
+    }
+
+    /// Inserts transfers' rows (one statement), with what each pays for.
+    static func insertTransfers(_ transfers: [Transfer], provider: String? = nil, on db: any SQLDatabase) async throws {
+        guard !transfers.isEmpty else { return }
+        let insert = db.insert(into: "ledger_transfers")
+            .columns("id", "kind", "currency", "reference", "at", "grant_id", "organisation_id", "person_id", "audit_seq", "period_start", "provider")
+        for transfer in transfers {
+            let subject = transfer.subject
+            insert.values([
+                transfer.id.rawValue, transfer.kind.rawValue, transfer.currency, transfer.reference, transfer.at.millisecondsSinceEpoch,
+                subject?.grantID.rawValue, subject?.organisationID.rawValue, subject?.personID.rawValue, subject?.auditSequence,
+                subject?.periodStart?.millisecondsSinceEpoch, provider,
+            ] as [any Encodable & Sendable])
+        }
+        try await insert.run()
+    }
+
+    /// Inserts transfers' legs (one statement). Balances are the caller's business.
+    static func insertEntries(_ transfers: [Transfer], on db: any SQLDatabase) async throws {
+        let insert = db.insert(into: "ledger_entries").columns("transfer_id", "account_id", "amount")
+        var any = false
+        for transfer in transfers {
+            for leg in transfer.legs {
+                insert.values([transfer.id.rawValue, leg.account.rawValue, leg.amount] as [any Encodable & Sendable])
+                any = true
+            }
+        }
+        if any { try await insert.run() }
     }
 
     /// An organisation's wallet balances, one per currency it holds.
     public func walletBalances(_ organisation: OrganisationID) async throws -> [Money] {
-        try await read { db in
-            try await db.raw("""
-                SELECT currency, balance FROM ledger_accounts WHERE kind = 'organisation-wallet' AND id LIKE \(bind: "wallet:\(organisation.rawValue):%")
-                ORDER BY currency
-                """).all().map { Money(minorUnits: try $0.decode(column: "balance", as: Int64.self), currency: try $0.decode(column: "currency", as: String.self)) }
-        }
+        try await balances(of: .organisation(organisation))
     }
 
     /// Checks the ledger's invariants: every transfer balances, each currency sums to zero over all accounts,
-    /// every balance equals the sum of its entries, and no account is below its minimum.
+    /// every balance equals the sum of its entries, no account is below its minimum, and every disclosure under
+    /// a per-disclosure priced grant has exactly one charge (and every charge its disclosure).
     public func checkLedger() async throws -> LedgerReport {
         try await read { db in
             var problems: [String] = []
@@ -134,6 +156,22 @@ extension ProfferStore {
             }
             for row in try await db.raw("SELECT id, balance, minimum FROM ledger_accounts WHERE minimum IS NOT NULL AND balance < minimum").all() {
                 problems.append("account \(try row.decode(column: "id", as: String.self)) is below its limit (\(try row.decode(column: "balance", as: Int64.self)) < \(try row.decode(column: "minimum", as: Int64.self)))")
+            }
+            for row in try await db.raw("""
+                SELECT a.person_id, a.seq, COUNT(t.id) AS n FROM audit_entries a
+                JOIN grants g ON g.id = a.grant_id
+                LEFT JOIN ledger_transfers t ON t.person_id = a.person_id AND t.audit_seq = a.seq
+                WHERE a.kind = 'disclosure' AND g.price_basis = 'per-disclosure'
+                GROUP BY a.person_id, a.seq HAVING COUNT(t.id) <> 1
+                """).all() {
+                problems.append("disclosure \(try row.decode(column: "seq", as: Int64.self)) of person \(try row.decode(column: "person_id", as: String.self)) under a priced grant has \(try row.decode(column: "n", as: Int.self)) charges, not 1")
+            }
+            for row in try await db.raw("""
+                SELECT t.id FROM ledger_transfers t
+                LEFT JOIN audit_entries a ON a.person_id = t.person_id AND a.seq = t.audit_seq AND a.kind = 'disclosure' AND a.grant_id = t.grant_id
+                WHERE t.kind = 'disclosure-charge' AND a.seq IS NULL
+                """).all() {
+                problems.append("charge \(try row.decode(column: "id", as: String.self)) matches no disclosure")
             }
             let transfers = try await db.raw("SELECT COUNT(*) AS n FROM ledger_transfers").first()?.decode(column: "n", as: Int.self) ?? 0
             let accounts = try await db.raw("SELECT COUNT(*) AS n FROM ledger_accounts").first()?.decode(column: "n", as: Int.self) ?? 0

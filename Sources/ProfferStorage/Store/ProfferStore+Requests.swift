@@ -30,18 +30,19 @@ extension ProfferStore {
     /// the same transaction.
     public func createRequest(_ request: DataRequest, grant: Grant? = nil, receipt: ReceiptRecord? = nil) async throws {
         let kind = self.kind
+        let fees = self.fees
         try await write { db in
             try await db.raw("""
                 INSERT INTO requests (id, organisation_id, person_id, keys, purpose, retention_days, third_parties,
                                       duration_days, reason, state, created_at, decided_at, grant_id,
-                                      accepted_terms, declarations, decided_by, decision_note)
+                                      accepted_terms, declarations, decided_by, decision_note, offer)
                 VALUES (\(bind: request.id.rawValue), \(bind: request.organisationID.rawValue), \(bind: request.personID.rawValue),
                         \(bind: JSONColumn.encode(request.keys)), \(bind: request.purpose), \(bind: request.retentionDays),
                         \(bind: JSONColumn.encode(request.thirdParties)), \(bind: request.durationDays), \(bind: request.reason),
                         \(bind: request.state.rawValue), \(bind: request.createdAt.millisecondsSinceEpoch),
                         \(bind: request.decidedAt?.millisecondsSinceEpoch), \(bind: grant?.id.rawValue),
                         \(bind: JSONColumn.encode(request.acceptedTerms)), \(bind: JSONColumn.encode(request.declarations)),
-                        \(bind: request.decidedBy), \(bind: request.decisionNote))
+                        \(bind: request.decidedBy), \(bind: request.decisionNote), \(bind: JSONColumn.encode(request.offer)))
                 """).run()
             _ = try await Self.appendAudit(
                 AuditEvent(kind: .requestReceived, actor: "organisation:\(request.organisationID)", organisationID: request.organisationID,
@@ -53,6 +54,7 @@ extension ProfferStore {
                     AuditEvent(kind: .requestGranted, actor: request.decidedBy ?? "person", organisationID: request.organisationID,
                                requestID: request.id, grantID: grant.id, keys: grant.keys, note: request.decisionNote, at: grant.createdAt),
                     for: request.personID, on: db, kind: kind)
+                _ = try await Self.chargePeriod(of: grant, at: grant.createdAt, on: db, kind: kind, fees: fees)
             } else if request.state == .refused {
                 _ = try await Self.appendAudit(
                     AuditEvent(kind: .requestRefused, actor: request.decidedBy ?? "person", organisationID: request.organisationID,
@@ -80,6 +82,7 @@ extension ProfferStore {
     public func grantRequest(_ grant: Grant, by person: PersonID, decidedBy: String = "person", note: String? = nil,
                              receipt: ReceiptRecord? = nil) async throws -> Grant {
         let kind = self.kind
+        let fees = self.fees
         return try await write { db in
             let request = try await Self.pendingRequest(grant.requestID, of: person, on: db, kind: kind)
             guard grant.personID == person, grant.organisationID == request.organisationID, Set(grant.keys).isSubset(of: request.keys) else {
@@ -96,19 +99,21 @@ extension ProfferStore {
                 AuditEvent(kind: .requestGranted, actor: decidedBy, organisationID: request.organisationID, requestID: request.id,
                            grantID: grant.id, keys: grant.keys, note: note ?? "\(partial) until \(grant.expiresAt)", at: grant.createdAt),
                 for: person, on: db, kind: kind)
+            let charged = try await Self.chargePeriod(of: grant, at: grant.createdAt, on: db, kind: kind, fees: fees)
             if let receipt { try await Self.insertReceipt(receipt, on: db) }
-            return grant
+            return charged.grant
         }
     }
 
     static func insertGrant(_ grant: Grant, on db: any SQLDatabase) async throws {
         try await db.raw("""
             INSERT INTO grants (id, request_id, organisation_id, person_id, keys, purpose, retention_days, third_parties,
-                                created_at, expires_at, revoked_at)
+                                created_at, expires_at, revoked_at, offer, price_basis, paid_until, suspended_at)
             VALUES (\(bind: grant.id.rawValue), \(bind: grant.requestID.rawValue), \(bind: grant.organisationID.rawValue),
                     \(bind: grant.personID.rawValue), \(bind: JSONColumn.encode(grant.keys)), \(bind: grant.purpose), \(bind: grant.retentionDays),
                     \(bind: JSONColumn.encode(grant.thirdParties)), \(bind: grant.createdAt.millisecondsSinceEpoch),
-                    \(bind: grant.expiresAt.millisecondsSinceEpoch), NULL)
+                    \(bind: grant.expiresAt.millisecondsSinceEpoch), NULL, \(bind: JSONColumn.encode(grant.offer)),
+                    \(bind: grant.offer.price?.basis.rawValue), NULL, NULL)
             """).run()
     }
 
@@ -164,7 +169,8 @@ extension ProfferStore {
             acceptedTerms: try JSONColumn.decode([TermID].self, try row.decode(column: "accepted_terms", as: String.self)),
             declarations: try JSONColumn.decode(Declarations.self, try row.decode(column: "declarations", as: String.self)),
             decidedBy: try row.optional("decided_by", as: String.self),
-            decisionNote: try row.optional("decision_note", as: String.self)
+            decisionNote: try row.optional("decision_note", as: String.self),
+            offer: try JSONColumn.decode(Offer.self, try row.decode(column: "offer", as: String.self))
         )
     }
 
@@ -193,8 +199,8 @@ extension ProfferStore {
             var grant = try Self.grant(row)
             guard grant.personID == person else { throw DomainError.notFound(what: "grant", id: id.rawValue) }
             let status = grant.status(at: now)
-            guard status == .active else {
-                throw DomainError.grantNotActive(grantID: id, status: status, since: grant.revokedAt ?? grant.expiresAt)
+            guard grant.isLive(at: now) else {
+                throw DomainError.grantNotActive(grantID: id, status: status, since: grant.stoppedAt)
             }
             try await db.raw("UPDATE grants SET revoked_at = \(bind: now.millisecondsSinceEpoch) WHERE id = \(bind: id.rawValue)").run()
             _ = try await Self.appendAudit(
@@ -219,7 +225,10 @@ extension ProfferStore {
             thirdParties: try JSONColumn.decode([ThirdParty].self, try row.decode(column: "third_parties", as: String.self)),
             createdAt: try row.timestamp("created_at"),
             expiresAt: try row.timestamp("expires_at"),
-            revokedAt: try row.optionalTimestamp("revoked_at")
+            revokedAt: try row.optionalTimestamp("revoked_at"),
+            offer: try JSONColumn.decode(Offer.self, try row.decode(column: "offer", as: String.self)),
+            paidUntil: try row.optionalTimestamp("paid_until"),
+            suspendedAt: try row.optionalTimestamp("suspended_at")
         )
     }
 }

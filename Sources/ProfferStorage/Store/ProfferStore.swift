@@ -14,17 +14,21 @@ public struct ProfferStore: Sendable {
     let disclosures: DisclosureBatcher
     /// Only with SQLite, where this process is the only writer; other PostgreSQL instances could change records.
     let recordCache: RecordCache?
+    /// The operator's share of every payment for data.
+    public let fees: FeePolicy
 
-    public init(engine: any DatabaseEngine) {
+    public init(engine: any DatabaseEngine, fees: FeePolicy = .standard) {
         self.engine = engine
+        self.fees = fees
         self.writes = WriteQueue(engine: engine)
         let recordCache = engine.kind == .sqlite ? RecordCache() : nil
         self.recordCache = recordCache
-        self.disclosures = DisclosureBatcher(writes: writes, kind: engine.kind, recordCache: recordCache)
+        self.disclosures = DisclosureBatcher(writes: writes, kind: engine.kind, recordCache: recordCache, fees: fees)
     }
 
     /// Opens the database, applies pending migrations, and returns a ready store.
-    public static func open(_ location: DatabaseLocation, synchronous: SQLiteSynchronous = .normal, logger: Logger) async throws -> ProfferStore {
+    public static func open(_ location: DatabaseLocation, synchronous: SQLiteSynchronous = .normal, fees: FeePolicy = .standard,
+                            logger: Logger) async throws -> ProfferStore {
         let engine = try await openDatabase(location, synchronous: synchronous, logger: logger)
         do {
             try await Migrator.migrate(engine)
@@ -32,7 +36,7 @@ public struct ProfferStore: Sendable {
             await engine.shutdown()
             throw error
         }
-        return ProfferStore(engine: engine)
+        return ProfferStore(engine: engine, fees: fees)
     }
 
     /// The schema version this build migrates to.

@@ -1,0 +1,36 @@
+import Foundation
+import Logging
+import ProfferCore
+import ProfferStorage
+import ServiceLifecycle
+
+/// Charges per-month grants at the start of each period (up to `chargeLookaheadSeconds` early, so access does
+/// not lapse between runs). A grant whose organisation cannot pay is suspended — reads get 402 — and is charged
+/// again on every later run until it can pay, when it resumes. Safe with several instances: each grant is
+/// claimed under a row lock that other instances skip.
+struct PeriodCharger: Service {
+    let services: Services
+    let logger: Logger
+
+    func run() async throws {
+        let interval = Duration.seconds(services.configuration.chargeIntervalSeconds)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let charges = try await charge()
+                let suspended = charges.filter { if case .suspended = $0.result { true } else { false } }.count
+                if !charges.isEmpty {
+                    logger.info("charged per-month grants", metadata: ["charged": "\(charges.count - suspended)", "unpaid": "\(suspended)"])
+                }
+            } catch {
+                logger.warning("period charging failed; will retry", metadata: ["error.type": "\(type(of: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    /// Charges every period due by `now`; returns what happened to each grant looked at.
+    @discardableResult
+    func charge(now: Timestamp = .now()) async throws -> [PeriodCharge] {
+        try await services.store.chargeDuePeriods(at: now, lookaheadSeconds: services.configuration.chargeLookaheadSeconds)
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import ProfferCore
+import SQLKit
+
+/// What charging one period of a per-month grant did.
+public struct PeriodCharge: Sendable {
+    public enum Result: Sendable, Equatable {
+        /// Nothing was due (not a per-month grant, already paid, revoked or expired).
+        case nothingDue
+        case charged(Money, BillingPeriod)
+        /// The wallet could not pay: the grant is suspended until a later run can charge it.
+        case suspended(Money, BillingPeriod)
+    }
+
+    public var grant: Grant
+    public var result: Result
+}
+
+extension ProfferStore {
+    // MARK: Prices
+
+    /// A person's price list (empty when they never set one).
+    public func prices(of person: PersonID) async throws -> PriceList {
+        try await read { db in
+            guard let row = try await db.raw("SELECT prices FROM person_prices WHERE person_id = \(bind: person.rawValue)").first() else { return PriceList() }
+            return try JSONColumn.decode(PriceList.self, try row.decode(column: "prices", as: String.self))
+        }
+    }
+
+    /// Replaces a person's price list, with an audit entry.
+    public func setPrices(_ prices: PriceList, of person: PersonID, at now: Timestamp) async throws {
+        let kind = self.kind
+        try await write { db in
+            try await db.raw("""
+                INSERT INTO person_prices (person_id, prices, updated_at) VALUES (\(bind: person.rawValue), \(bind: JSONColumn.encode(prices)), \(bind: now.millisecondsSinceEpoch))
+                ON CONFLICT (person_id) DO UPDATE SET prices = excluded.prices, updated_at = excluded.updated_at
+                """).run()
+            let summary = prices.entries.isEmpty ? "no prices" : prices.entries.map { "\($0.target) \($0.price.formatted) \($0.basis.phrase)" }.joined(separator: ", ")
+            _ = try await Self.appendAudit(AuditEvent(kind: .pricesUpdated, actor: "person", note: "prices now: \(summary)", at: now),
+                                           for: person, on: db, kind: kind)
+        }
+    }
+
+    // MARK: Per-month charges
+
+    /// Charges every per-month grant whose next period starts by `now + lookahead`; each grant in its own
+    /// transaction. Safe with several instances: a grant being charged elsewhere is skipped (`SKIP LOCKED`), and
+    /// the charge re-reads the grant under its lock, so no period is charged twice.
+    public func chargeDuePeriods(at now: Timestamp, lookaheadSeconds: Int = 3600, limit: Int = 1000) async throws -> [PeriodCharge] {
+        let kind = self.kind
+        let fees = self.fees
+        let horizon = now.adding(seconds: lookaheadSeconds)
+        var done: [PeriodCharge] = []
+        var skipped = Set<GrantID>()
+        while done.count < limit {
+            let excluded = skipped.map(\.rawValue)
+            let charge: PeriodCharge? = try await write { db in
+                let query = db.select().column("*").from("grants")
+                    .where("price_basis", .equal, PriceBasis.perMonth.rawValue)
+                    .where("revoked_at", .is, SQLLiteral.null)
+                    .where("expires_at", .greaterThan, now.millisecondsSinceEpoch)
+                    .where { $0.where("paid_until", .is, SQLLiteral.null).orWhere("paid_until", .lessThanOrEqual, horizon.millisecondsSinceEpoch) }
+                    .orderBy("paid_until").orderBy("id").limit(1)
+                if !excluded.isEmpty { query.where("id", .notIn, excluded) }
+                if kind == .postgres { query.lockingClause(SQLRaw("FOR UPDATE SKIP LOCKED")) }
+                guard let row = try await query.first() else { return nil }
+                return try await Self.chargePeriod(of: try Self.grant(row), at: now, lookaheadSeconds: lookaheadSeconds, on: db, kind: kind, fees: fees)
+            }
+            guard let charge else { break }
+            done.append(charge)
+            // A grant left unpaid (suspended) stays due; do not retry it in this run.
+            if case .charged = charge.result {} else { skipped.insert(charge.grant.id) }
+        }
+        return done
+    }
+
+    /// Charges the next period of a per-month grant inside the caller's transaction, or suspends the grant when its
+    /// organisation's wallet cannot pay (auditing the suspension once). Locks the person's audit head before the
+    /// wallet, the same order disclosures use, so the two cannot deadlock.
+    static func chargePeriod(of grant: Grant, at now: Timestamp, lookaheadSeconds: Int = 0, on db: any SQLDatabase, kind: EngineKind,
+                             fees: FeePolicy) async throws -> PeriodCharge {
+        var grant = grant
+        guard let (basis, monthly) = grant.offer.price, basis == .perMonth, grant.isLive(at: now),
+              let period = BillingPeriod.next(anchor: grant.createdAt, paidUntil: grant.paidUntil, now: now, expiresAt: grant.expiresAt),
+              period.start <= now.adding(seconds: lookaheadSeconds)
+        else { return PeriodCharge(grant: grant, result: .nothingDue) }
+        let amount = period.price(of: monthly)
+        _ = try await db.raw("SELECT seq FROM audit_heads WHERE person_id = \(bind: grant.personID.rawValue)\(unsafeRaw: kind.forUpdate)").first()
+        let wallet = LedgerAccountID.wallet(grant.organisationID, amount.currency)
+        let balance = try await db.raw("SELECT balance FROM ledger_accounts WHERE id = \(bind: wallet.rawValue)\(unsafeRaw: kind.forUpdate)").first()?
+            .decode(column: "balance", as: Int64.self) ?? 0
+        let span = "\(period.start.rfc3339) to \(period.end.rfc3339)"
+        guard balance >= amount.minorUnits else {
+            if grant.suspendedAt == nil {
+                try await db.raw("UPDATE grants SET suspended_at = \(bind: now.millisecondsSinceEpoch) WHERE id = \(bind: grant.id.rawValue)").run()
+                _ = try await appendAudit(
+                    AuditEvent(kind: .grantSuspended, actor: "system", organisationID: grant.organisationID, requestID: grant.requestID, grantID: grant.id,
+                               keys: grant.keys, note: "suspended: the organisation could not pay \(amount.formatted) for \(span)", at: now),
+                    for: grant.personID, on: db, kind: kind)
+                grant.suspendedAt = now
+            }
+            return PeriodCharge(grant: grant, result: .suspended(amount, period))
+        }
+        if amount.minorUnits > 0 {
+            let transfer = try Transfer.charge(.periodCharge, amount, subject: .init(grantID: grant.id, organisationID: grant.organisationID,
+                                                                                    personID: grant.personID, periodStart: period.start),
+                                               fees: fees, reference: "grant \(grant.id) \(span)", at: now)
+            _ = try await post(transfer, on: db, kind: kind)
+        }
+        try await db.raw("""
+            UPDATE grants SET paid_until = \(bind: period.end.millisecondsSinceEpoch), suspended_at = NULL WHERE id = \(bind: grant.id.rawValue)
+            """).run()
+        let resumed = grant.suspendedAt == nil ? "" : " (resumed after suspension)"
+        _ = try await appendAudit(
+            AuditEvent(kind: .periodCharged, actor: "system", organisationID: grant.organisationID, requestID: grant.requestID, grantID: grant.id,
+                       keys: grant.keys, note: "paid \(amount.formatted) for \(span)\(resumed)", at: now),
+            for: grant.personID, on: db, kind: kind)
+        grant.paidUntil = period.end
+        grant.suspendedAt = nil
+        return PeriodCharge(grant: grant, result: .charged(amount, period))
+    }
+}

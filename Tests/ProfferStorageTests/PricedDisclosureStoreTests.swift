@@ -1,0 +1,217 @@
+import Foundation
+import ProfferCore
+import ProfferStorage
+import ProfferTestSupport
+import SQLKit
+import Testing
+
+/// The storage contract for paying for data: per-disclosure charges inside the disclosure's transaction, racing
+/// the last cent of a wallet, and per-month periods charged once each — on both engines.
+@Suite("Storage contract: priced disclosures")
+struct PricedDisclosureStoreTests {
+    static let engines = TestEngine.available
+
+    static func fund(_ store: ProfferStore, _ organisation: Organisation, _ amount: Int64, currency: String = "EUR") async throws {
+        _ = try await store.creditWallet(organisation.id, Money(minorUnits: amount, currency: currency), reference: "test funding", provider: "manual",
+                                         idempotency: IdempotencyKey(scope: "admin", key: UUID().uuidString, requestDigest: Data([1])), at: .now())
+    }
+
+    /// A granted request of `person` by `organisation` with this offer, decided at `now`.
+    static func pricedGrant(_ store: ProfferStore, _ organisation: Organisation, _ person: Person, offer: Offer, at now: Timestamp = .now(),
+                            days: Int = 30) async throws -> Grant {
+        let request = DataRequest(id: .generate(), organisationID: organisation.id, personID: person.id, keys: ["contact.email"],
+                                  purpose: "ServiceProvision", retentionDays: 30, thirdParties: [], durationDays: days, reason: "test",
+                                  state: .pending, createdAt: now, decidedAt: nil, grantID: nil, offer: offer)
+        try await store.createRequest(request)
+        let grant = Grant(id: .generate(), requestID: request.id, organisationID: organisation.id, personID: person.id, keys: request.keys,
+                          purpose: request.purpose, retentionDays: 30, thirdParties: [], createdAt: now, expiresAt: now.adding(days: days),
+                          revokedAt: nil, offer: offer)
+        return try await store.grantRequest(grant, by: person.id)
+    }
+
+    static func count(_ store: ProfferStore, _ sql: String) async throws -> Int {
+        try await store.engine.read { db in try await db.raw(SQLQueryString(sql)).first()?.decode(column: "n", as: Int.self) ?? -1 }
+    }
+
+    @Test(arguments: engines)
+    func racingDisclosuresSpendExactlyTheAffordableCents(engine: TestEngine) async throws {
+        let database = try await TestDatabase.make(engine)
+        let store = try await database.openStore()
+        // On PostgreSQL a second instance races the first over the same wallet, as two servers would.
+        let other = engine == .postgres ? try await database.openStore() : store
+        do {
+            let organisation = try await StoreContractTests.makeOrganisation(store)
+            let price = Money(minorUnits: 30, currency: "EUR")
+            var grants: [Grant] = []
+            for _ in 0..<4 {
+                let person = try await StoreContractTests.makePerson(store)
+                grants.append(try await Self.pricedGrant(store, organisation, person, offer: .price(.perDisclosure, price)))
+            }
+            try await Self.fund(store, organisation, 7 * 30 + 10)
+            let outcomes = await withTaskGroup(of: String.self, returning: [String].self) { group in
+                for index in 0..<48 {
+                    let grant = grants[index % grants.count]
+                    let instance = index % 2 == 0 ? store : other
+                    group.addTask {
+                        do {
+                            _ = try await instance.disclose(grant: grant.id, organisation: organisation.id, at: .now())
+                            return "paid"
+                        } catch DomainError.paymentRequired(_, let shortfall, _) {
+                            return shortfall.rawValue
+                        } catch {
+                            return "unexpected \(error)"
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == "paid" }.count == 7, "\(outcomes)")
+            #expect(outcomes.filter { $0 == "insufficient-funds" }.count == 41, "\(outcomes)")
+            #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 10, currency: "EUR")])
+            // 5 % of 30 is 1.5: the fee rounds down to 1, the person gets 29.
+            var earned: Int64 = 0
+            for grant in grants { earned += try await store.earningsBalances(grant.personID).first?.minorUnits ?? 0 }
+            #expect(earned == 7 * 29)
+            #expect(try await Self.count(store, "SELECT COUNT(*) AS n FROM ledger_transfers WHERE kind = 'disclosure-charge'") == 7)
+            #expect(try await Self.count(store, "SELECT COUNT(*) AS n FROM audit_entries WHERE kind = 'disclosure'") == 7)
+            #expect(try await Self.count(store, "SELECT COUNT(*) AS n FROM audit_entries WHERE kind = 'disclosure.refused'") == 41)
+            let report = try await store.checkLedger()
+            #expect(report.isValid, "\(report.problems)")
+            for grant in grants {
+                #expect(AuditChainVerifier.verify(try await StoreContractTests.fullChain(store, grant.personID)).isValid)
+            }
+        } catch {
+            if engine == .postgres { await other.shutdown() }
+            await store.shutdown()
+            throw error
+        }
+        if engine == .postgres { await other.shutdown() }
+        await store.shutdown()
+    }
+
+    @Test(arguments: engines)
+    func theLedgerCheckFindsAnUnpaidOrDoublePaidDisclosure(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let organisation = try await StoreContractTests.makeOrganisation(store)
+            let person = try await StoreContractTests.makePerson(store)
+            let grant = try await Self.pricedGrant(store, organisation, person, offer: .price(.perDisclosure, Money(minorUnits: 20, currency: "EUR")))
+            try await Self.fund(store, organisation, 100)
+            _ = try await store.disclose(grant: grant.id, organisation: organisation.id, at: .now())
+            _ = try await store.disclose(grant: grant.id, organisation: organisation.id, at: .now())
+            #expect(try await store.checkLedger().isValid)
+            // Tamper: detach one charge from its disclosure.
+            try await store.engine.withWriteConnection { db in
+                try await db.raw("UPDATE ledger_transfers SET audit_seq = 9999 WHERE kind = 'disclosure-charge' AND audit_seq = (SELECT MIN(audit_seq) FROM ledger_transfers WHERE kind = 'disclosure-charge')").run()
+            }
+            let report = try await store.checkLedger()
+            #expect(report.problems.contains { $0.contains("has 0 charges, not 1") }, "\(report.problems)")
+            #expect(report.problems.contains { $0.contains("matches no disclosure") }, "\(report.problems)")
+        }
+    }
+
+    @Test(arguments: engines)
+    func monthlyGrantsPayEachPeriodOnceAndAreSuspendedWhenUnpaid(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let organisation = try await StoreContractTests.makeOrganisation(store)
+            let person = try await StoreContractTests.makePerson(store)
+            // Created on 31 January: the next periods start on 28 February and 31 March (month ends clamp).
+            let t0 = try #require(Timestamp(rfc3339: "2026-01-31T10:00:00Z"))
+            let monthly = Money(minorUnits: 500, currency: "EUR")
+            var grant = try await Self.pricedGrant(store, organisation, person, offer: .price(.perMonth, monthly), at: t0, days: 75)
+            // The wallet is empty: the grant starts suspended, and reading it is refused (and audited).
+            #expect(grant.suspendedAt == t0)
+            #expect(grant.paidUntil == nil)
+            do {
+                _ = try await store.disclose(grant: grant.id, organisation: organisation.id, at: t0.adding(seconds: 60))
+                Issue.record("a suspended grant disclosed")
+            } catch DomainError.paymentRequired(_, let shortfall, _) {
+                #expect(shortfall == .suspended)
+            }
+
+            try await Self.fund(store, organisation, 1_200)
+            let first = try await store.chargeDuePeriods(at: t0.adding(seconds: 120))
+            #expect(first.count == 1)
+            guard case .charged(let paid, let firstPeriod)? = first.first?.result else { Issue.record("not charged: \(first)"); return }
+            #expect(paid == monthly)
+            #expect(firstPeriod.start == t0)
+            grant = try #require(try await store.grant(id: grant.id))
+            #expect(grant.suspendedAt == nil)
+            #expect(grant.paidUntil == Timestamp(rfc3339: "2026-02-28T10:00:00Z"))
+            _ = try await store.disclose(grant: grant.id, organisation: organisation.id, at: t0.adding(seconds: 180))
+            // Running again at once charges nothing: the period is paid.
+            #expect(try await store.chargeDuePeriods(at: t0.adding(seconds: 240)).isEmpty)
+
+            // An hour before the second period starts it is charged (the look-ahead), exactly once.
+            let second = try #require(Timestamp(rfc3339: "2026-02-28T09:30:00Z"))
+            #expect(try await store.chargeDuePeriods(at: second).count == 1)
+            #expect(try await store.chargeDuePeriods(at: second).isEmpty)
+            #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 200, currency: "EUR")])
+            grant = try #require(try await store.grant(id: grant.id))
+            #expect(grant.paidUntil == Timestamp(rfc3339: "2026-03-31T10:00:00Z"))
+
+            // The third period is cut short by expiry on 16 April: 16 of April's 30 days, 500 × 16 / 30 = 266.
+            let third = try #require(Timestamp(rfc3339: "2026-03-31T10:00:05Z"))
+            let unpaid = try await store.chargeDuePeriods(at: third)
+            #expect(unpaid.count == 1)
+            guard case .suspended(let due, let period)? = unpaid.first?.result else { Issue.record("not suspended: \(unpaid)"); return }
+            #expect(due == Money(minorUnits: 266, currency: "EUR"))
+            #expect(period.end == Timestamp(rfc3339: "2026-04-16T10:00:00Z"))
+            do {
+                _ = try await store.disclose(grant: grant.id, organisation: organisation.id, at: third.adding(seconds: 1))
+                Issue.record("an unpaid period disclosed")
+            } catch DomainError.paymentRequired(_, let shortfall, _) {
+                #expect(shortfall == .suspended)
+            }
+            try await Self.fund(store, organisation, 100)
+            let resumed = try await store.chargeDuePeriods(at: third.adding(seconds: 60))
+            #expect(resumed.map(\.result) == [.charged(Money(minorUnits: 266, currency: "EUR"), period)])
+            _ = try await store.disclose(grant: grant.id, organisation: organisation.id, at: third.adding(seconds: 120))
+            #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 34, currency: "EUR")])
+            // After expiry nothing more is charged.
+            #expect(try await store.chargeDuePeriods(at: try #require(Timestamp(rfc3339: "2026-05-01T00:00:00Z"))).isEmpty)
+
+            let kinds = try await StoreContractTests.fullChain(store, person.id).map(\.kind)
+            #expect(kinds.filter { $0 == .grantSuspended }.count == 2, "one entry per suspension, not per failed run")
+            #expect(kinds.filter { $0 == .periodCharged }.count == 3)
+            #expect(kinds.filter { $0 == .disclosureRefused }.count == 2)
+            #expect(AuditChainVerifier.verify(try await StoreContractTests.fullChain(store, person.id)).isValid)
+            #expect(try await Self.count(store, "SELECT COUNT(*) AS n FROM ledger_transfers WHERE kind = 'period-charge'") == 3)
+            let report = try await store.checkLedger()
+            #expect(report.isValid, "\(report.problems)")
+        }
+    }
+
+    @Test(arguments: engines)
+    func concurrentChargeRunsChargeEachPeriodOnce(engine: TestEngine) async throws {
+        let database = try await TestDatabase.make(engine)
+        let store = try await database.openStore()
+        let other = engine == .postgres ? try await database.openStore() : store
+        do {
+            let organisation = try await StoreContractTests.makeOrganisation(store)
+            try await Self.fund(store, organisation, 100_000)
+            let t0 = try #require(Timestamp(rfc3339: "2026-03-01T00:00:00Z"))
+            for _ in 0..<12 {
+                let person = try await StoreContractTests.makePerson(store)
+                _ = try await Self.pricedGrant(store, organisation, person, offer: .price(.perMonth, Money(minorUnits: 700, currency: "EUR")), at: t0, days: 90)
+            }
+            let later = try #require(Timestamp(rfc3339: "2026-04-01T00:00:01Z"))
+            let runs = try await withThrowingTaskGroup(of: Int.self, returning: Int.self) { group in
+                for index in 0..<6 {
+                    let instance = index % 2 == 0 ? store : other
+                    group.addTask { try await instance.chargeDuePeriods(at: later).filter { if case .charged = $0.result { true } else { false } }.count }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(runs == 12, "each grant's second period charged by exactly one run")
+            #expect(try await Self.count(store, "SELECT COUNT(*) AS n FROM ledger_transfers WHERE kind = 'period-charge'") == 24)
+            #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 100_000 - 24 * 700, currency: "EUR")])
+            #expect(try await store.checkLedger().isValid)
+        } catch {
+            if engine == .postgres { await other.shutdown() }
+            await store.shutdown()
+            throw error
+        }
+        if engine == .postgres { await other.shutdown() }
+        await store.shutdown()
+    }
+}
