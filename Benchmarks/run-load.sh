@@ -2,11 +2,13 @@
 # The disclosure load benchmark recorded in BENCHMARKS.md.
 #
 #   Benchmarks/run-load.sh [PEOPLE]     (default 10000)
+#   PRICE=5 Benchmarks/run-load.sh      every grant priced at 5 EUR minor units per disclosure, wallets funded
 #
 # Builds a release binary, seeds a fresh SQLite database with PEOPLE people × 20 records × 5 active
 # grants (proffer bench-seed), starts `proffer serve` on it, then measures with wrk (64 connections,
 # 2 threads, 30 s each): GET /healthz, then GET /v1/grants/{id}/data rotating over every grant.
-# Finally checks that every successful disclosure has its audit entry. PROFFER_BIN skips the build.
+# Finally checks that every successful disclosure has its audit entry (and, priced, that `proffer ledger check`
+# passes: one charge per disclosure). PROFFER_BIN skips the build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,7 +29,7 @@ cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/
 trap cleanup EXIT
 
 echo "seeding $PEOPLE people into $WORK"
-"$BIN" bench-seed --data-dir "$WORK/data" --people "$PEOPLE" --output "$WORK/fixture.json" | tail -1
+"$BIN" bench-seed --data-dir "$WORK/data" --people "$PEOPLE" --output "$WORK/fixture.json" ${PRICE:+--price-minor-units "$PRICE"} | tail -1
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 PROFFER_LOG_LEVEL=warning "$BIN" serve --data-dir "$WORK/data" --port "$PORT" --host 127.0.0.1 &
@@ -65,3 +67,6 @@ print(f"\ndisclosures answered 200: {ok} (wrk may count a few cut off at the end
 if audited < ok:
     sys.exit("FAIL: fewer audit entries than successful disclosures")
 PY
+if [[ -n ${PRICE:-} ]]; then
+    "$BIN" ledger check --data-dir "$WORK/data"
+fi

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ProfferCore
 import ProfferServer
 import ProfferStorage
 
@@ -15,6 +16,8 @@ struct BenchSeed: AsyncParsableCommand {
     @Option(help: "Records per person.") var records = 20
     @Option(help: "Active grants per person (one per benchmark organisation).") var grants = 5
     @Option(help: "Write the fixture (client credentials and grant ids) to this JSON file.") var output: String
+    @Option(name: .customLong("price-minor-units"), help: "Price every grant per disclosure at this many EUR minor units, and fund the wallets.")
+    var priceMinorUnits: Int64?
 
     func run() async throws {
         var configuration = try options.resolve()
@@ -23,7 +26,9 @@ struct BenchSeed: AsyncParsableCommand {
         let store = try await options.openStore(configuration, logger: logger)
         let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
         let started = Date()
-        let fixture = try await runtime.seedBenchmark(people: people, recordsPerPerson: records, grantsPerPerson: grants) { done in
+        if let priceMinorUnits, priceMinorUnits <= 0 { throw ValidationError("--price-minor-units must be positive") }
+        let price = priceMinorUnits.map { Money(minorUnits: $0, currency: "EUR") }
+        let fixture = try await runtime.seedBenchmark(people: people, recordsPerPerson: records, grantsPerPerson: grants, price: price) { done in
             print("seeded \(done) people")
         }
         await store.shutdown()

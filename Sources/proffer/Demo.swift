@@ -90,6 +90,13 @@ enum DemoBanner {
           curl -s -X POST \(c.base_url)/v1/me/grants/\(c.example_grant_id ?? "GRANT_ID")/revoke -H "Authorization: Bearer $ALICE"
           curl -s \(c.base_url)/v1/grants/\(c.example_grant_id ?? "GRANT_ID")/data -H "Authorization: Bearer $BANK"
 
+        Paying for data: carol charges 0.25 GBP per read of her email; each read debits the bank's wallet and credits her:
+          export CAROL=\(c.people.count > 2 ? c.people[2].token : "CAROL_TOKEN")
+          curl -s \(c.base_url)/v1/grants/\(c.example_priced_grant_id ?? "GRANT_ID")/data -H "Authorization: Bearer $BANK"
+          curl -s \(c.base_url)/v1/organisation/wallet -H "Authorization: Bearer $BANK"
+          curl -s \(c.base_url)/v1/me/earnings -H "Authorization: Bearer $CAROL"
+          curl -s "\(c.base_url)/v1/me/statement?format=csv" -H "Authorization: Bearer $CAROL"
+
         The API document: \(c.base_url)/openapi.json
         """
     }

@@ -84,8 +84,9 @@ struct PersonDecisionController: Sendable {
         decided.grantID = grant.id
         let receipt = try await services.receipt(grant.keys.count < found.keys.count ? .partiallyGranted : .granted, request: decided, grant: grant,
                                                  organisation: organisation, decidedBy: "person", explanation: nil, at: now)
-        _ = try await services.store.grantRequest(grant, by: person.id, receipt: receipt)
-        return JSONResponse(try await services.grantDTOs([grant])[0], status: .created, headers: [.location: "/v1/me/grants/\(grant.id)"])
+        // A per-month grant comes back with its first period paid (or suspended when it could not be).
+        let stored = try await services.store.grantRequest(grant, by: person.id, receipt: receipt)
+        return JSONResponse(try await services.grantDTOs([stored])[0], status: .created, headers: [.location: "/v1/me/grants/\(grant.id)"])
     }
 
     @Sendable func refuse(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<RequestDTO> {

@@ -14,13 +14,17 @@ public struct BenchmarkFixture: Codable, Sendable {
     public var people: Int
     public var records_per_person: Int
     public var grants_per_person: Int
+    /// The per-disclosure price of every grant, when the benchmark is priced.
+    public var price: Money?
     public var organisations: [Client]
 }
 
 extension ProfferRuntime {
     /// Seeds `people` people, each with `recordsPerPerson` records and one active grant from each of
     /// `grantsPerPerson` organisations, through the same store paths the API uses (audited, encrypted).
-    public func seedBenchmark(people: Int, recordsPerPerson: Int = 20, grantsPerPerson: Int = 5,
+    /// With a `price`, every grant is priced per disclosure and every organisation's wallet is funded for
+    /// far more reads than a benchmark makes.
+    public func seedBenchmark(people: Int, recordsPerPerson: Int = 20, grantsPerPerson: Int = 5, price: Money? = nil,
                               progress: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> BenchmarkFixture {
         let services = self.services
         let registry = OrganisationRegistry(store: services.store)
@@ -32,13 +36,21 @@ extension ProfferRuntime {
         let passwordHash = try await services.passwords.hash("benchmark-password")
         let now = Timestamp.now()
         let organisationIDs = clients.map(\.0.id)
+        if let price {
+            for organisation in organisationIDs {
+                _ = try await services.store.creditWallet(
+                    organisation, Money(minorUnits: 1_000_000_000_000, currency: price.currency), reference: "benchmark funding", provider: services.payments.name,
+                    idempotency: IdempotencyKey(scope: "admin", key: "bench-\(organisation)", requestDigest: Data("bench".utf8)), at: now)
+            }
+        }
+        let offer: Offer = price.map { .price(.perDisclosure, $0) } ?? .nothing
         let grantsByOrganisation = try await withThrowingTaskGroup(of: [GrantID].self) { group in
             var next = 0
             var collected: [[GrantID]] = []
             func launch(_ index: Int) {
                 group.addTask {
                     try await Self.seedPerson(index, services: services, keys: keys, passwordHash: passwordHash,
-                                              organisations: organisationIDs, now: now)
+                                              organisations: organisationIDs, offer: offer, now: now)
                 }
             }
             while next < min(people, 32) { launch(next); next += 1 }
@@ -50,14 +62,14 @@ extension ProfferRuntime {
             return collected
         }
         return BenchmarkFixture(
-            people: people, records_per_person: keys.count, grants_per_person: grantsPerPerson,
+            people: people, records_per_person: keys.count, grants_per_person: grantsPerPerson, price: price,
             organisations: clients.enumerated().map { index, client in
                 .init(client_id: client.0.clientID, client_secret: client.1, grants: grantsByOrganisation.map { $0[index].rawValue })
             })
     }
 
     private static func seedPerson(_ index: Int, services: Services, keys: [CatalogueEntry], passwordHash: String,
-                                   organisations: [OrganisationID], now: Timestamp) async throws -> [GrantID] {
+                                   organisations: [OrganisationID], offer: Offer, now: Timestamp) async throws -> [GrantID] {
         let id = PersonID.generate()
         let (dataKey, wrapped) = try services.vault.masterKey.newDataKey(for: id)
         try await services.store.createPerson(Person(id: id, handle: "bench-\(index)", email: "bench-\(index)@example.org",
@@ -73,7 +85,7 @@ extension ProfferRuntime {
         for organisation in organisations {
             let request = DataRequest(id: .generate(), organisationID: organisation, personID: id, keys: keys.prefix(5).map(\.key),
                                       purpose: "ServiceProvision", retentionDays: 365, thirdParties: [], durationDays: 365,
-                                      reason: "benchmark", state: .pending, createdAt: now, decidedAt: nil, grantID: nil)
+                                      reason: "benchmark", state: .pending, createdAt: now, decidedAt: nil, grantID: nil, offer: offer)
             // Seeded without receipts: the benchmark measures disclosures, and signing 50,000 receipts would only slow the seeding.
             let grant = services.grant(of: request, keys: request.keys, days: 365, at: now)
             try await services.store.createRequest(request)

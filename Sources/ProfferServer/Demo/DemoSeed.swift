@@ -25,6 +25,8 @@ public struct DemoCredentials: Codable, Sendable {
     /// The granted request's grant, for the first curl lines to try.
     public var example_grant_id: String?
     public var example_pending_request_id: String?
+    /// A grant priced per disclosure (carol's email to Northwind Bank, 0.25 GBP a read), for the priced flow.
+    public var example_priced_grant_id: String?
 }
 
 extension ProfferRuntime {
@@ -90,11 +92,12 @@ extension ProfferRuntime {
         }
         let defaultTerms = services.terms.defaults.map(\.id)
 
-        func ask(_ domain: String, _ handle: String, _ keys: [String], _ purpose: String, thirdParties: [ThirdParty] = [], reason: String) async throws -> (DataRequest, Organisation) {
+        func ask(_ domain: String, _ handle: String, _ keys: [String], _ purpose: String, thirdParties: [ThirdParty] = [], reason: String,
+                 acceptedTerms: [TermID] = defaultTerms, offer: Offer = .nothing) async throws -> (DataRequest, Organisation) {
             guard let organisation = organisationByDomain[domain], let personID = personIDs[handle] else { throw DomainError.notFound(what: "demo party", id: domain) }
             let request = DataRequest(id: .generate(), organisationID: organisation.id, personID: personID, keys: keys, purpose: purpose,
                                       retentionDays: 365, thirdParties: thirdParties, durationDays: 90, reason: reason,
-                                      state: .pending, createdAt: now, decidedAt: nil, grantID: nil, acceptedTerms: defaultTerms)
+                                      state: .pending, createdAt: now, decidedAt: nil, grantID: nil, acceptedTerms: acceptedTerms, offer: offer)
             try await services.store.createRequest(request)
             return (request, organisation)
         }
@@ -133,7 +136,22 @@ extension ProfferRuntime {
                                                           note: "never for marketing", createdAt: now), for: bob)
         }
 
+        // Carol sells her email: 0.25 GBP a disclosure, as one of her terms. Northwind Bank pays it from a funded wallet.
+        var pricedGrant: Grant?
+        if let carol = personIDs["carol"], let bank = organisationByDomain["northwind-bank.example"] {
+            let gbp = { (amount: Int64) in Money(minorUnits: amount, currency: "GBP") }
+            try await services.store.setPrices(PriceList(entries: [PriceEntry(key: "contact.email", basis: .perDisclosure, price: gbp(25)),
+                                                                   PriceEntry(category: .identity, basis: .perMonth, price: gbp(200))]), of: carol, at: now)
+            try await services.store.setTerms(services.terms.defaults + [ProfferedTerm(id: .minimumPrice)], of: carol, at: now)
+            _ = try await services.store.creditWallet(bank.id, gbp(5_000), reference: "demo opening balance", provider: services.payments.name,
+                                                      idempotency: IdempotencyKey(scope: "admin", key: "demo-funding", requestDigest: Data("demo".utf8)), at: now)
+            let offer = try await ask("northwind-bank.example", "carol", ["contact.email"], "ServiceProvision", reason: "To send your statements.",
+                                      acceptedTerms: defaultTerms + [.minimumPrice], offer: .price(.perDisclosure, gbp(25)))
+            pricedGrant = try await grant(offer, keys: ["contact.email"], days: 90)
+        }
+
         return DemoCredentials(base_url: baseURL, admin_token: keys.adminToken, people: people, organisations: organisations,
-                               example_grant_id: granted.id.rawValue, example_pending_request_id: pending.0.id.rawValue)
+                               example_grant_id: granted.id.rawValue, example_pending_request_id: pending.0.id.rawValue,
+                               example_priced_grant_id: pricedGrant?.id.rawValue)
     }
 }
