@@ -84,11 +84,18 @@ struct PricingTests {
             #expect(broke.string("type") == "https://proffer.dev/problems/insufficient-funds")
             #expect(!broke.text.contains("alice@example.org"))
             try await fund(api, bank, 100)
-            for _ in 0..<2 {
-                let read = try await api.call(.get, "/v1/grants/\(grantID)/data", token: bankToken)
+            var replayed: [String?] = []
+            for key in ["read-1", "read-1", "read-2"] {
+                // The second read retries the first under its Idempotency-Key: disclosed again, not charged again.
+                let read = try await api.call(.get, "/v1/grants/\(grantID)/data", token: bankToken, headers: [Self.idempotencyKey: key])
                 #expect(read.status == .ok)
                 #expect(read.text.contains("alice@example.org"))
+                replayed.append(read.headers[HTTPField.Name("Idempotent-Replayed")!])
             }
+            #expect(replayed == [nil, "true", nil])
+            let reused = try await api.call(.get, "/v1/grants/\(grantID)/data?keys=contact.email,identity.name.full", token: bankToken,
+                                            headers: [Self.idempotencyKey: "bad key with spaces"])
+            #expect(reused.status == .badRequest)
             let third = try await api.call(.get, "/v1/grants/\(grantID)/data", token: bankToken)
             #expect(third.status.code == 402, "0.20 EUR left is less than 0.40: \(third.text)")
             #expect(try await api.call(.get, "/v1/organisation/wallet", token: bankToken)["balances"] == .array([Self.money(20)]))

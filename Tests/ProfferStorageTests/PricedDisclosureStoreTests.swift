@@ -110,6 +110,49 @@ struct PricedDisclosureStoreTests {
     }
 
     @Test(arguments: engines)
+    func aRetriedPricedReadIsChargedOnce(engine: TestEngine) async throws {
+        let database = try await TestDatabase.make(engine)
+        let store = try await database.openStore()
+        // On PostgreSQL a second instance retries the same reads, as a client's retry may reach another server.
+        let second = engine == .postgres ? try await database.openStore() : store
+        do {
+            let organisation = try await StoreContractTests.makeOrganisation(store)
+            let person = try await StoreContractTests.makePerson(store)
+            let grant = try await Self.pricedGrant(store, organisation, person, offer: .price(.perDisclosure, Money(minorUnits: 20, currency: "EUR")))
+            try await Self.fund(store, organisation, 1_000)
+            let first = try await store.disclose(grant: grant.id, organisation: organisation.id, idempotencyKey: "read-1", at: .now())
+            #expect(!first.replayed)
+            // The same key again — one after another, and many at once in one batch — moves nothing more.
+            let again = try await store.disclose(grant: grant.id, organisation: organisation.id, idempotencyKey: "read-1", at: .now())
+            #expect(again.replayed)
+            let together = try await withThrowingTaskGroup(of: Bool.self, returning: [Bool].self) { group in
+                for index in 0..<10 {
+                    let instance = index % 2 == 0 ? store : second
+                    group.addTask { try await instance.disclose(grant: grant.id, organisation: organisation.id, idempotencyKey: "read-2", at: .now()).replayed }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(together.filter { !$0 }.count == 1, "exactly one of ten concurrent reads with one key is paid: \(together)")
+            // The same key for another read (another grant) is refused, and moves nothing.
+            let someoneElse = try await StoreContractTests.makePerson(store)
+            let other = try await Self.pricedGrant(store, organisation, someoneElse, offer: .price(.perDisclosure, Money(minorUnits: 20, currency: "EUR")))
+            await #expect(throws: LedgerError.idempotencyConflict(key: "read-1")) {
+                _ = try await store.disclose(grant: other.id, organisation: organisation.id, idempotencyKey: "read-1", at: .now())
+            }
+            #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 960, currency: "EUR")])
+            #expect(try await Self.count(store, "SELECT COUNT(*) AS n FROM disclosure_retries") == 10)
+            let report = try await store.checkLedger()
+            #expect(report.isValid, "\(report.problems)")
+        } catch {
+            if engine == .postgres { await second.shutdown() }
+            await store.shutdown()
+            throw error
+        }
+        if engine == .postgres { await second.shutdown() }
+        await store.shutdown()
+    }
+
+    @Test(arguments: engines)
     func monthlyGrantsPayEachPeriodOnceAndAreSuspendedWhenUnpaid(engine: TestEngine) async throws {
         try await withStore(engine) { store in
             let organisation = try await StoreContractTests.makeOrganisation(store)

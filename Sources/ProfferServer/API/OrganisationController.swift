@@ -230,7 +230,7 @@ struct OrganisationController: Sendable {
 
     /// The disclosure: only the granted keys, only while the grant is active, and only after the
     /// disclosure's audit entry is durably committed — all decided inside one write transaction.
-    @Sendable func readData(_ request: Request, context: AppRequestContext) async throws -> DisclosureBody {
+    @Sendable func readData(_ request: Request, context: AppRequestContext) async throws -> Response {
         let identity = try await services.auth.organisation(request)
         try identity.require(.dataRead)
         let id = try request.identifier("grantId", context: context, as: GrantID.self)
@@ -238,13 +238,18 @@ struct OrganisationController: Sendable {
         if let subset, subset.isEmpty || subset.count > RequestLimits.maxKeys {
             throw Problem.badRequest("query parameter keys must list 1 to \(RequestLimits.maxKeys) granted keys, comma-separated")
         }
+        // Optional here: a priced read retried with the same key is disclosed again but charged once.
+        let idempotencyKey = request.headers[WalletController.idempotencyKeyField] == nil ? nil : try WalletController.idempotencyKey(request)
         let now = Timestamp.now()
         let disclosure: Disclosure
         do {
-            disclosure = try await services.store.disclose(grant: id, organisation: identity.organisationID, keys: subset, at: now)
+            disclosure = try await services.store.disclose(grant: id, organisation: identity.organisationID, keys: subset,
+                                                           idempotencyKey: idempotencyKey, at: now)
         } catch DomainError.notFound {
             throw Problem.notFound("your organisation has no grant \(id)")
         } catch let error as DomainError {
+            throw error
+        } catch let error as LedgerError {
             throw error
         } catch {
             context.logger.error("audit write failed; disclosure withheld", metadata: ["error.type": "\(type(of: error))"])
@@ -257,8 +262,10 @@ struct OrganisationController: Sendable {
             try services.vault.openJSON(record, with: person.dataKey).map { DisclosureBody.Item(key: record.key, valueJSON: $0, updatedAt: record.changedAt) }
         }
         let asked = subset.map { keys in disclosure.grant.keys.filter(keys.contains) } ?? disclosure.grant.keys
-        return DisclosureBody(grantID: id.rawValue, person: person.handle, purpose: disclosure.grant.purpose, disclosedAt: now,
-                              expiresAt: disclosure.grant.expiresAt, records: records,
-                              missing: asked.filter { key in !records.contains { $0.key == key } })
+        var response = try DisclosureBody(grantID: id.rawValue, person: person.handle, purpose: disclosure.grant.purpose, disclosedAt: now,
+                                          expiresAt: disclosure.grant.expiresAt, records: records,
+                                          missing: asked.filter { key in !records.contains { $0.key == key } }).response(from: request, context: context)
+        if disclosure.replayed { response.headers[WalletController.replayedField] = "true" }
+        return response
     }
 }

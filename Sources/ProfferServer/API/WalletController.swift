@@ -35,9 +35,12 @@ struct WalletController: Sendable {
         router.get("/v1/organisation/wallet", use: ownWallet)
     }
 
+    static let idempotencyKeyField = HTTPField.Name("Idempotency-Key") ?? .cacheControl
+    static let replayedField = HTTPField.Name("Idempotent-Replayed") ?? .cacheControl
+
     /// The `Idempotency-Key` header: required on every money-moving call.
     static func idempotencyKey(_ request: Request) throws -> String {
-        guard let name = HTTPField.Name("Idempotency-Key"), let key = request.headers[name] else {
+        guard let key = request.headers[idempotencyKeyField] else {
             throw Problem.badRequest("the Idempotency-Key header is required on calls that move money; send a fresh unique value per operation and the same value on retries")
         }
         guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
@@ -66,7 +69,7 @@ struct WalletController: Sendable {
             id, money, reference: confirmed, provider: services.payments.name,
             idempotency: IdempotencyKey(scope: "admin", key: key, requestDigest: digest), at: .now())
         var headers: HTTPFields = [:]
-        if replayed, let name = HTTPField.Name("Idempotent-Replayed") { headers[name] = "true" }
+        if replayed { headers[Self.replayedField] = "true" }
         return try JSONResponse(credit, status: .created, headers: headers).response(from: request, context: context)
     }
 

@@ -24,5 +24,13 @@ enum Migration0008AddPrices {
         "CREATE UNIQUE INDEX ledger_transfers_by_period ON ledger_transfers (grant_id, period_start) WHERE period_start IS NOT NULL",
         "CREATE INDEX ledger_transfers_by_organisation ON ledger_transfers (organisation_id, at)",
         "CREATE INDEX ledger_transfers_by_person ON ledger_transfers (person_id, at)",
+        // A priced read retried under its Idempotency-Key is disclosed again but not charged again.
+        """
+        CREATE TABLE disclosure_retries (
+            person_id TEXT NOT NULL,
+            seq {BIGINT} NOT NULL,
+            original_seq {BIGINT} NOT NULL,
+            PRIMARY KEY (person_id, seq))
+        """,
     ])
 }

@@ -9,14 +9,20 @@ public struct Disclosure: Sendable {
     public var grant: Grant
     public var records: [SealedRecord]
     public var entry: AuditEntry
+    /// A priced read retried under an idempotency key already paid for: disclosed again, not charged again.
+    public var replayed: Bool = false
 }
 
 extension ProfferStore {
     /// Discloses an active grant's data: in one transaction, checks the grant is this organisation's and active
     /// now, reads the current records of the granted keys (or of `keys`, which must be among them), and appends
     /// the disclosure to the person's audit log. Returns only after the commit, so nothing is sent unaudited.
-    public func disclose(grant: GrantID, organisation: OrganisationID, keys: [String]? = nil, at now: Timestamp) async throws -> Disclosure {
-        try await disclosures.submit(.init(grantID: grant, organisationID: organisation, keys: keys, at: now))
+    ///
+    /// With an `idempotencyKey`, a priced read is charged once: a retry with the same key (for the same grant and
+    /// keys) discloses again without charging; the same key for another read is refused.
+    public func disclose(grant: GrantID, organisation: OrganisationID, keys: [String]? = nil, idempotencyKey: String? = nil,
+                         at now: Timestamp) async throws -> Disclosure {
+        try await disclosures.submit(.init(grantID: grant, organisationID: organisation, keys: keys, idempotencyKey: idempotencyKey, at: now))
     }
 }
 
@@ -28,7 +34,10 @@ actor DisclosureBatcher {
         let grantID: GrantID
         let organisationID: OrganisationID
         let keys: [String]?
+        let idempotencyKey: String?
         let at: Timestamp
+
+        var idempotencyScope: String { "disclosure:\(organisationID.rawValue)" }
     }
 
     private struct Pending {
@@ -95,13 +104,14 @@ actor DisclosureBatcher {
         case refused(any Error)
         /// Refused for want of payment: audited, and no data leaves.
         case unpaid(Grant, PaymentShortfall, detail: String)
-        /// Goes ahead with these keys, paying `price` when the grant is priced per disclosure.
-        case disclose(Grant, keys: [String], price: Money?)
+        /// Goes ahead with these keys, paying `price` when the grant is priced per disclosure — unless it retries
+        /// a read already paid for under the same idempotency key.
+        case disclose(Grant, keys: [String], price: Money?, retry: Retry? = nil)
 
         var auditedPerson: String? {
             switch self {
             case .refused: nil
-            case .unpaid(let grant, _, _), .disclose(let grant, _, _): grant.personID.rawValue
+            case .unpaid(let grant, _, _), .disclose(let grant, _, _, _): grant.personID.rawValue
             }
         }
     }
@@ -153,12 +163,21 @@ actor DisclosureBatcher {
         for row in try await headQuery.all() {
             heads[try row.decode(column: "person_id", as: String.self)] = (try row.decode(column: "seq", as: Int64.self), try row.decode(column: "hash", as: String.self))
         }
+        let paidKeys = try await resolveRetries(&outcomes, items: items, on: db, kind: kind)
         try await settlePayments(&outcomes, on: db, kind: kind)
+        // A retry of a read earlier in this batch that could not be paid cannot ride on it.
+        for index in outcomes.indices {
+            if case .disclose(_, _, _, .ofBatchItem(let first)?) = outcomes[index], case .unpaid = outcomes[first] { outcomes[index] = outcomes[first] }
+        }
 
         let (records, snapshots) = try await sealedRecords(for: outcomes, people: people, on: db, recordCache: recordCache)
         var results: [Result<Disclosure, any Error>] = []
         var entries: [AuditEntry] = []
         var transfers: [Transfer] = []
+        var retries: [(person: String, seq: Int64, original: Int64)] = []
+        var firstPaid: [Int: Int64] = [:]
+        let idempotency = db.insert(into: "idempotency_keys").columns("scope", "key", "request_digest", "response", "created_at")
+        var newKeys = 0
         func append(_ event: AuditEvent, for person: PersonID) -> AuditEntry {
             let head = heads[person.rawValue] ?? (0, AuditEntry.genesisHash)
             let entry = AuditEntry(event: event, personID: person, previousSequence: head.0, previousHash: head.1)
@@ -166,7 +185,7 @@ actor DisclosureBatcher {
             entries.append(entry)
             return entry
         }
-        for (item, outcome) in zip(items, outcomes) {
+        for (index, (item, outcome)) in zip(items, outcomes).enumerated() {
             let actor = "organisation:\(item.organisationID)"
             switch outcome {
             case .refused(let error):
@@ -175,17 +194,31 @@ actor DisclosureBatcher {
                 _ = append(AuditEvent(kind: .disclosureRefused, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
                                       grantID: grant.id, keys: [], note: "refused, no data sent: \(detail)", at: item.at), for: grant.personID)
                 results.append(.failure(DomainError.paymentRequired(grantID: grant.id, shortfall: shortfall, detail: detail)))
-            case .disclose(let grant, let keys, let price):
+            case .disclose(let grant, let keys, let price, let retry):
                 let sealed = keys.compactMap { records[grant.personID.rawValue]?[$0] }
+                let original: Int64? = switch retry {
+                case .ofStored(let seq)?: seq
+                case .ofBatchItem(let index)?: firstPaid[index]
+                case nil: nil
+                }
+                let note: String? = if let original { "retry of disclosure \(original) under its Idempotency-Key; not charged again" } else { price.map { "paid \($0.formatted)" } }
                 let entry = append(AuditEvent(kind: .disclosure, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
-                                              grantID: grant.id, keys: sealed.map(\.key), note: price.map { "paid \($0.formatted)" }, at: item.at),
+                                              grantID: grant.id, keys: sealed.map(\.key), note: note, at: item.at),
                                    for: grant.personID)
-                if let price {
+                if let original { retries.append((grant.personID.rawValue, entry.sequence, original)) }
+                if let price, retry == nil, let key = item.idempotencyKey, paidKeys.contains(index) {
+                    firstPaid[index] = entry.sequence
+                    idempotency.values([item.idempotencyScope, key, Self.digest(grant: grant.id, keys: keys),
+                                        JSONColumn.encode(["personId": grant.personID.rawValue, "seq": String(entry.sequence)]),
+                                        item.at.millisecondsSinceEpoch] as [any Encodable & Sendable])
+                    newKeys += 1
+                }
+                if let price, retry == nil {
                     transfers.append(try Transfer.charge(.disclosureCharge, price, subject: .init(
                         grantID: grant.id, organisationID: grant.organisationID, personID: grant.personID, auditSequence: entry.sequence),
                         fees: fees, reference: "disclosure \(entry.sequence) under grant \(grant.id)", at: item.at))
                 }
-                results.append(.success(Disclosure(grant: grant, records: sealed, entry: entry)))
+                results.append(.success(Disclosure(grant: grant, records: sealed, entry: entry, replayed: retry != nil)))
             }
         }
         outcomes.removeAll()
@@ -208,7 +241,73 @@ actor DisclosureBatcher {
             try await upsert.onConflict(with: ["person_id"]) { $0.set(excludedValueOf: "seq").set(excludedValueOf: "hash") }.run()
         }
         try await postCharges(transfers, on: db)
+        if newKeys > 0 { try await idempotency.run() }
+        if !retries.isEmpty {
+            let insert = db.insert(into: "disclosure_retries").columns("person_id", "seq", "original_seq")
+            for retry in retries { insert.values([retry.person, retry.seq, retry.original] as [any Encodable & Sendable]) }
+            try await insert.run()
+        }
         return (results, snapshots)
+    }
+
+    /// How a retried priced read relates to the one it repeats.
+    enum Retry: Equatable {
+        /// Paid in an earlier batch: the stored disclosure's sequence number.
+        case ofStored(Int64)
+        /// Paid by an earlier item of this batch.
+        case ofBatchItem(Int)
+    }
+
+    /// What an idempotency key of a priced read stands for: the grant and the keys read.
+    static func digest(grant: GrantID, keys: [String]) -> Data {
+        Data("disclosure|\(grant.rawValue)|\(keys.joined(separator: ","))".utf8)
+    }
+
+    /// Marks priced reads that retry an already paid read under the same idempotency key (stored, or earlier
+    /// in this batch) so they are not charged again; refuses a key reused for another read. Returns the indices
+    /// of the priced reads whose key is new, to be stored with the disclosure's sequence.
+    static func resolveRetries(_ outcomes: inout [Outcome], items: [Item], on db: any SQLDatabase, kind: EngineKind) async throws -> Set<Int> {
+        var keyed: [Int] = []
+        for (index, outcome) in outcomes.enumerated() {
+            if case .disclose(_, _, _?, _) = outcome, items[index].idempotencyKey != nil { keyed.append(index) }
+        }
+        guard !keyed.isEmpty else { return [] }
+        if kind == .postgres {
+            // Another instance may be handling the same new key right now: serialise on it (in a fixed order, after
+            // the audit heads and before the wallets, like every batch) so only one of them pays.
+            for id in Set(keyed.compactMap { index in items[index].idempotencyKey.map { "\(items[index].idempotencyScope)|\($0)" } }).sorted() {
+                try await db.raw("SELECT pg_advisory_xact_lock(hashtextextended(\(bind: id), 0)) AS locked").run()
+            }
+        }
+        var stored: [String: (Data, Int64)] = [:]
+        let query = db.select().columns("scope", "key", "request_digest", "response").from("idempotency_keys")
+            .where("scope", .in, Array(Set(keyed.map { items[$0].idempotencyScope })))
+            .where("key", .in, Array(Set(keyed.compactMap { items[$0].idempotencyKey })))
+        if kind == .postgres { query.for(.update) }
+        for row in try await query.all() {
+            let response = try JSONColumn.decode([String: String].self, try row.decode(column: "response", as: String.self))
+            guard let seq = response["seq"].flatMap(Int64.init) else { continue }
+            stored["\(try row.decode(column: "scope", as: String.self))|\(try row.decode(column: "key", as: String.self))"] =
+                (try row.decode(column: "request_digest", as: Data.self), seq)
+        }
+        var firstInBatch: [String: (Data, Int)] = [:]
+        var fresh = Set<Int>()
+        for index in keyed {
+            guard case .disclose(let grant, let keys, let price, _) = outcomes[index], let key = items[index].idempotencyKey else { continue }
+            let id = "\(items[index].idempotencyScope)|\(key)"
+            let digest = Self.digest(grant: grant.id, keys: keys)
+            if let (storedDigest, seq) = stored[id] {
+                outcomes[index] = storedDigest == digest ? .disclose(grant, keys: keys, price: price, retry: .ofStored(seq))
+                    : .refused(LedgerError.idempotencyConflict(key: key))
+            } else if let (firstDigest, first) = firstInBatch[id] {
+                outcomes[index] = firstDigest == digest ? .disclose(grant, keys: keys, price: price, retry: .ofBatchItem(first))
+                    : .refused(LedgerError.idempotencyConflict(key: key))
+            } else {
+                firstInBatch[id] = (digest, index)
+                fresh.insert(index)
+            }
+        }
+        return fresh
     }
 
     /// Grants by id with their current state: immutable fields from the cache where known, what changes
@@ -244,7 +343,7 @@ actor DisclosureBatcher {
     /// audited refusals.
     static func settlePayments(_ outcomes: inout [Outcome], on db: any SQLDatabase, kind: EngineKind) async throws {
         var wallets = Set<String>()
-        for case .disclose(let grant, _, let price?) in outcomes {
+        for case .disclose(let grant, _, let price?, nil) in outcomes {
             wallets.insert(LedgerAccountID.wallet(grant.organisationID, price.currency).rawValue)
         }
         guard !wallets.isEmpty else { return }
@@ -255,7 +354,7 @@ actor DisclosureBatcher {
             balances[try row.decode(column: "id", as: String.self)] = try row.decode(column: "balance", as: Int64.self)
         }
         for index in outcomes.indices {
-            guard case .disclose(let grant, _, let price?) = outcomes[index] else { continue }
+            guard case .disclose(let grant, _, let price?, nil) = outcomes[index] else { continue }
             let wallet = LedgerAccountID.wallet(grant.organisationID, price.currency).rawValue
             let balance = balances[wallet] ?? 0
             if balance >= price.minorUnits {
@@ -294,7 +393,7 @@ actor DisclosureBatcher {
         var snapshots: [RecordCache.Snapshot] = []
         var readers: [String] = []
         var keys = Set<String>()
-        for case .disclose(let grant, let granted, _) in outcomes {
+        for case .disclose(let grant, let granted, _, _) in outcomes {
             readers.append(grant.personID.rawValue)
             keys.formUnion(granted)
         }

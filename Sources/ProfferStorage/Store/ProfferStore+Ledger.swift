@@ -133,7 +133,8 @@ extension ProfferStore {
 
     /// Checks the ledger's invariants: every transfer balances, each currency sums to zero over all accounts,
     /// every balance equals the sum of its entries, no account is below its minimum, and every disclosure under
-    /// a per-disclosure priced grant has exactly one charge (and every charge its disclosure).
+    /// a per-disclosure priced grant has exactly one charge (and every charge its disclosure) — but a retry under
+    /// the same idempotency key, which repeats a paid read without a charge.
     public func checkLedger() async throws -> LedgerReport {
         try await read { db in
             var problems: [String] = []
@@ -162,6 +163,7 @@ extension ProfferStore {
                 JOIN grants g ON g.id = a.grant_id
                 LEFT JOIN ledger_transfers t ON t.person_id = a.person_id AND t.audit_seq = a.seq
                 WHERE a.kind = 'disclosure' AND g.price_basis = 'per-disclosure'
+                  AND NOT EXISTS (SELECT 1 FROM disclosure_retries r WHERE r.person_id = a.person_id AND r.seq = a.seq)
                 GROUP BY a.person_id, a.seq HAVING COUNT(t.id) <> 1
                 """).all() {
                 problems.append("disclosure \(try row.decode(column: "seq", as: Int64.self)) of person \(try row.decode(column: "person_id", as: String.self)) under a priced grant has \(try row.decode(column: "n", as: Int.self)) charges, not 1")
@@ -172,6 +174,13 @@ extension ProfferStore {
                 WHERE t.kind = 'disclosure-charge' AND a.seq IS NULL
                 """).all() {
                 problems.append("charge \(try row.decode(column: "id", as: String.self)) matches no disclosure")
+            }
+            for row in try await db.raw("""
+                SELECT r.person_id, r.seq FROM disclosure_retries r
+                LEFT JOIN ledger_transfers t ON t.person_id = r.person_id AND t.audit_seq = r.original_seq
+                WHERE t.id IS NULL
+                """).all() {
+                problems.append("disclosure \(try row.decode(column: "seq", as: Int64.self)) of person \(try row.decode(column: "person_id", as: String.self)) is a free retry of a read that was never paid")
             }
             let transfers = try await db.raw("SELECT COUNT(*) AS n FROM ledger_transfers").first()?.decode(column: "n", as: Int.self) ?? 0
             let accounts = try await db.raw("SELECT COUNT(*) AS n FROM ledger_accounts").first()?.decode(column: "n", as: Int.self) ?? 0
