@@ -5,9 +5,13 @@ Starts `proffer serve` on a fresh data directory (SQLite, or the given PostgreSQ
 person up, and runs concurrent writers that PUT records and remember every write the server
 acknowledged (key, version, value). After a moment of load the server is killed with SIGKILL, started
 again on the same data, and must (1) come back by itself, (2) hold every acknowledged version with
-its value in the record history, and (3) pass `proffer audit verify --all`. Repeats for several cycles.
-Exits non-zero on any failure.
+its value in the record history, and (3) pass `proffer audit verify --all`. Meanwhile an organisation
+reads a grant priced per disclosure: after each restart every acknowledged paid read must have been
+charged, and `proffer ledger check` must pass (one charge per disclosure, balanced, no wallet below zero).
+Repeats for several cycles. Exits non-zero on any failure.
 """
+import base64
+import uuid
 import argparse
 import json
 import os
@@ -30,18 +34,53 @@ def free_port():
         return s.getsockname()[1]
 
 
-def call(base, method, path, token=None, body=None, timeout=10):
+def call(base, method, path, token=None, body=None, timeout=10, headers=None, with_headers=False):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base + path, data=data, method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", "Bearer " + token)
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            answer = (response.status, json.loads(response.read() or b"null"))
+            return answer + (dict(response.headers),) if with_headers else answer
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        answer = (error.code, json.loads(error.read() or b"null"))
+        return answer + (dict(error.headers),) if with_headers else answer
+
+
+PRICE = 3
+FUNDING = 1_000_000_000
+
+
+def priced_grant(base, data_dir, person_token):
+    """An organisation with a funded wallet and an active grant priced per disclosure; returns (org token, grant id, org id)."""
+    with open(os.path.join(data_dir, "admin.token")) as handle:
+        admin = handle.read().strip()
+    status, org = call(base, "POST", "/v1/admin/organisations", admin, {"name": "Crash Bank", "domain": "crash-bank.example", "verified": True})
+    if status != 201:
+        sys.exit(f"FAIL: organisation answered {status}: {org}")
+    status, _ = call(base, "POST", f"/v1/admin/organisations/{org['id']}/wallet/credits", admin,
+                     {"amount": {"amount": FUNDING, "currency": "EUR"}, "reference": "crash test"}, headers={"Idempotency-Key": "crash-funding"})
+    if status != 201:
+        sys.exit(f"FAIL: funding answered {status}")
+    basic = base64.b64encode(f"{org['clientId']}:{org['clientSecret']}".encode()).decode()
+    request = urllib.request.Request(base + "/oauth/token", data=b"grant_type=client_credentials",
+                                     headers={"Authorization": "Basic " + basic, "Content-Type": "application/x-www-form-urlencoded"})
+    org_token = json.load(urllib.request.urlopen(request))["access_token"]
+    status, asked = call(base, "POST", "/v1/requests", org_token, {
+        "person": "crash", "keys": ["identity.name.full"], "purpose": "ServiceProvision", "retentionDays": 30, "thirdParties": [],
+        "durationDays": 30, "reason": "crash test", "acceptedTerms": ["no-stalking", "max-retention", "no-sale", "breach-notification"],
+        "offer": {"kind": "per-disclosure", "price": {"amount": PRICE, "currency": "EUR"}}})
+    if status != 201:
+        sys.exit(f"FAIL: request answered {status}: {asked}")
+    status, grant = call(base, "POST", f"/v1/me/requests/{asked['id']}/grant", person_token, {})
+    if status != 201:
+        sys.exit(f"FAIL: grant answered {status}: {grant}")
+    return org_token, grant["id"], org["id"]
 
 
 def start(binary, data_dir, port, database, log):
@@ -82,7 +121,9 @@ def main():
     if status != 201:
         sys.exit(f"FAIL: sign-up answered {status}: {session}")
     token = session["token"]
+    org_token, grant_id, org_id = priced_grant(base, data_dir, token)
     acknowledged = []  # (key, version, value)
+    paid_reads = [0]  # acknowledged reads that were charged (not replays)
     lock = threading.Lock()
     total_acknowledged = 0
 
@@ -106,7 +147,22 @@ def main():
                     print(f"FAIL: a write answered {status}: {body}")
                     os._exit(1)
 
+        def reader():
+            while not stop.is_set():
+                try:
+                    status, body, headers = call(base, "GET", f"/v1/grants/{grant_id}/data", org_token, timeout=5,
+                                                 headers={"Idempotency-Key": str(uuid.uuid4())}, with_headers=True)
+                except (OSError, ValueError):
+                    continue
+                if status == 200 and headers.get("Idempotent-Replayed") != "true":
+                    with lock:
+                        paid_reads[0] += 1
+                elif status >= 500 and status != 503:
+                    print(f"FAIL: a priced read answered {status}: {body}")
+                    os._exit(1)
+
         threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in range(args.writers)]
+        threads += [threading.Thread(target=reader, daemon=True) for _ in range(4)]
         for thread in threads:
             thread.start()
         time.sleep(args.load_seconds)
@@ -130,7 +186,18 @@ def main():
         result = subprocess.run(verify, capture_output=True, text=True)
         if result.returncode != 0:
             sys.exit(f"FAIL: cycle {cycle}: audit chain broken after kill -9:\n{result.stdout}{result.stderr}")
-        print(f"cycle {cycle}: killed under {args.writers} writers; {len(acknowledged) - total_acknowledged} new acknowledged writes all present; audit chain verifies")
+        status, wallet = call(base, "GET", "/v1/organisation/wallet", org_token)
+        if status != 200:
+            sys.exit(f"FAIL: wallet answered {status} after restart: {wallet}")
+        spent = FUNDING - sum(b["amount"] for b in wallet["balances"] if b["currency"] == "EUR")
+        if spent % PRICE != 0 or spent // PRICE < paid_reads[0]:
+            sys.exit(f"FAIL: cycle {cycle}: {paid_reads[0]} paid reads were acknowledged but the wallet was charged for {spent / PRICE}")
+        check = [args.bin, "ledger", "check", "--data-dir", data_dir] + (["--database", args.database] if args.database else [])
+        result = subprocess.run(check, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"FAIL: cycle {cycle}: the ledger is broken after kill -9:\n{result.stdout}{result.stderr}")
+        print(f"cycle {cycle}: killed under {args.writers} writers and 4 priced readers; {len(acknowledged) - total_acknowledged} new acknowledged writes all present; "
+              f"{paid_reads[0]} acknowledged paid reads all charged ({spent // PRICE} charges); audit chains and ledger verify")
         total_acknowledged = len(acknowledged)
 
     process.send_signal(signal.SIGTERM)
@@ -141,8 +208,8 @@ def main():
         sys.exit("FAIL: the server did not stop within 10 s of SIGTERM")
     if code != 0:
         sys.exit(f"FAIL: the server exited {code} on SIGTERM")
-    if total_acknowledged == 0:
-        sys.exit("FAIL: no write was acknowledged, so nothing was tested")
+    if total_acknowledged == 0 or paid_reads[0] == 0:
+        sys.exit("FAIL: no write or paid read was acknowledged, so nothing was tested")
     print(f"crash recovery: {args.cycles} kill -9 cycles, {total_acknowledged} acknowledged writes, none lost")
 
 
