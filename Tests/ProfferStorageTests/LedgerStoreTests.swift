@@ -64,6 +64,30 @@ struct LedgerStoreTests {
     }
 
     @Test(arguments: engines)
+    func aVersion7LedgerKeepsEveryCentThroughTheUpgrade(engine: TestEngine) async throws {
+        let database = try await TestDatabase.make(engine)
+        let old = try await openDatabase(database.location, logger: TestDatabase.logger)
+        try await Migrator.migrate(old, upTo: 7)
+        // A wallet credit as version 7 wrote it.
+        try await old.withWriteConnection { db in
+            try await db.raw("INSERT INTO organisations (id, name, domain, verified, client_id, secret_digest, created_at) VALUES ('org_00000000-0000-0000-0000-000000000001', 'Old Bank', 'old.example', 1, 'cl_old', \(bind: Data([1])), 0)").run()
+            try await db.raw("INSERT INTO ledger_transfers (id, kind, currency, reference, at) VALUES ('trf_00000000-0000-0000-0000-000000000001', 'wallet-credit', 'EUR', 'bank 1', 0)").run()
+            try await db.raw("INSERT INTO ledger_accounts (id, kind, currency, balance, minimum) VALUES ('external:EUR', 'external', 'EUR', -700, NULL), ('wallet:org_00000000-0000-0000-0000-000000000001:EUR', 'organisation-wallet', 'EUR', 700, 0)").run()
+            try await db.raw("INSERT INTO ledger_entries (transfer_id, account_id, amount) VALUES ('trf_00000000-0000-0000-0000-000000000001', 'external:EUR', -700), ('trf_00000000-0000-0000-0000-000000000001', 'wallet:org_00000000-0000-0000-0000-000000000001:EUR', 700)").run()
+        }
+        await old.shutdown()
+        let store = try await database.openStore()
+        let organisation = OrganisationID(trusted: "org_00000000-0000-0000-0000-000000000001")
+        #expect(try await store.walletBalances(organisation) == [Money(minorUnits: 700, currency: "EUR")])
+        _ = try await store.creditWallet(organisation, Money(minorUnits: 300, currency: "EUR"), reference: "bank 2", provider: "manual", idempotency: Self.key("after"), at: .now())
+        let report = try await store.checkLedger()
+        #expect(report.isValid, "\(report.problems)")
+        #expect(report.transfers == 2)
+        #expect(try await store.walletBalances(organisation) == [Money(minorUnits: 1_000, currency: "EUR")])
+        await store.shutdown()
+    }
+
+    @Test(arguments: engines)
     func theCheckFindsEveryBrokenInvariant(engine: TestEngine) async throws {
         try await withStore(engine) { store in
             let organisation = try await StoreContractTests.makeOrganisation(store)

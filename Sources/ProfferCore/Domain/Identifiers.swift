@@ -24,6 +24,23 @@ public struct Identifier<Tag: IdentifierTag>: Hashable, Sendable, Codable, Custo
         Self(trusted: Tag.prefix + "_" + UUID().uuidString.lowercased())
     }
 
+    /// A time-ordered identifier: an RFC 9562 version 7 UUID, whose first 48 bits are the Unix time in
+    /// milliseconds and the other 74 variable bits random. Rows keyed by these append to the end of their index
+    /// instead of landing on a random page, which matters for the hottest inserts (ledger transfers).
+    public static func generateTimeOrdered(at now: Timestamp = .now()) -> Self {
+        var bytes = UUID().uuid  // 122 random bits to start from
+        let millis = UInt64(max(0, now.millisecondsSinceEpoch))
+        bytes.0 = UInt8(truncatingIfNeeded: millis >> 40)
+        bytes.1 = UInt8(truncatingIfNeeded: millis >> 32)
+        bytes.2 = UInt8(truncatingIfNeeded: millis >> 24)
+        bytes.3 = UInt8(truncatingIfNeeded: millis >> 16)
+        bytes.4 = UInt8(truncatingIfNeeded: millis >> 8)
+        bytes.5 = UInt8(truncatingIfNeeded: millis)
+        bytes.6 = 0x70 | (bytes.6 & 0x0F)  // version 7
+        bytes.8 = 0x80 | (bytes.8 & 0x3F)  // RFC 9562 variant
+        return Self(trusted: Tag.prefix + "_" + UUID(uuid: bytes).uuidString.lowercased())
+    }
+
     public var description: String { rawValue }
 
     public init(from decoder: any Decoder) throws {

@@ -9,6 +9,12 @@ public enum LedgerAccountKind: String, Sendable, Hashable, Codable {
     /// Money entering or leaving the system (payments received from outside); its balance is the negative of
     /// everything inside, so the sum over all accounts is always zero.
     case external
+
+    /// Whether the account's balance is derived from its entries instead of kept in a column. People's earnings
+    /// only ever grow by one entry per paid disclosure, spread over every person: keeping a column would cost
+    /// each disclosure a write to a random page. Wallets and the fee account, which few transfers share and
+    /// whose limits must be enforced under lock, keep theirs in the same transaction as their entries.
+    public var balanceIsDerived: Bool { self == .personEarnings }
 }
 
 /// A ledger account's identity: kind, owner and currency make it, so accounts can be created on first use.
@@ -98,7 +104,7 @@ public struct Transfer: Sendable, Hashable {
 
     /// Funding an organisation's wallet from outside, e.g. a bank transfer the operator received.
     public static func walletCredit(_ organisation: OrganisationID, _ money: Money, reference: String, at: Timestamp) throws(LedgerError) -> Transfer {
-        try Transfer(id: .generate(), kind: .walletCredit, currency: money.currency, legs: [
+        try Transfer(id: .generateTimeOrdered(at: at), kind: .walletCredit, currency: money.currency, legs: [
             Leg(account: .external(money.currency), kind: .external, amount: -money.minorUnits),
             Leg(account: .wallet(organisation, money.currency), kind: .organisationWallet, amount: money.minorUnits),
         ], reference: reference, at: at)
@@ -114,6 +120,6 @@ extension Transfer {
         var legs = [Leg(account: .wallet(subject.organisationID, money.currency), kind: .organisationWallet, amount: -money.minorUnits)]
         if share != 0 { legs.append(Leg(account: .earnings(subject.personID, money.currency), kind: .personEarnings, amount: share)) }
         if fee != 0 { legs.append(Leg(account: .fees(money.currency), kind: .operatorFees, amount: fee)) }
-        return try Transfer(id: .generate(), kind: kind, currency: money.currency, legs: legs, reference: reference, at: at, subject: subject)
+        return try Transfer(id: .generateTimeOrdered(at: at), kind: kind, currency: money.currency, legs: legs, reference: reference, at: at, subject: subject)
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import SQLKit
 
 /// One numbered schema change. Statements are written once, with `{BLOB}` and `{BIGINT}` standing for
-/// the engine's own type names.
+/// the engine's own type names, and `{WITHOUT_ROWID}` for SQLite's clustered tables (nothing on PostgreSQL).
 struct Migration: Sendable {
     let version: Int
     let name: String
@@ -12,6 +12,7 @@ struct Migration: Sendable {
         statements.map {
             $0.replacingOccurrences(of: "{BLOB}", with: kind.blobType)
                 .replacingOccurrences(of: "{BIGINT}", with: kind.bigintType)
+                .replacingOccurrences(of: "{WITHOUT_ROWID}", with: kind == .sqlite ? " WITHOUT ROWID" : "")
         }
     }
 }
@@ -34,7 +35,7 @@ public enum Migrator {
 
     /// Brings the schema up to date; returns the versions applied. Refuses a database newer than this build.
     @discardableResult
-    public static func migrate(_ engine: any DatabaseEngine) async throws -> [Int] {
+    public static func migrate(_ engine: any DatabaseEngine, upTo target: Int = .max) async throws -> [Int] {
         let kind = engine.kind
         return try await engine.withWriteConnection { db in
             try await db.raw("""
@@ -46,7 +47,7 @@ public enum Migrator {
                 throw StorageError.badConfiguration("the database schema is version \(newest), newer than this build's \(latestVersion); upgrade Proffer")
             }
             var done: [Int] = []
-            for migration in all where !applied.contains(migration.version) {
+            for migration in all where !applied.contains(migration.version) && migration.version <= target {
                 try await db.raw(SQLQueryString(kind.beginTransaction)).run()
                 do {
                     for statement in migration.sql(for: kind) {

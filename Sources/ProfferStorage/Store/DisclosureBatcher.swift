@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import ProfferCore
 import SQLKit
 import Synchronization
@@ -55,6 +56,8 @@ actor DisclosureBatcher {
     private let maxBatch = 256
 
     private let recordCache: RecordCache?
+    /// Earnings accounts known to exist (accounts are never deleted), so a batch need not create them again.
+    private let knownAccounts = KnownAccounts()
 
     private let fees: FeePolicy
 
@@ -85,11 +88,13 @@ actor DisclosureBatcher {
             let records = recordCache
             let fees = self.fees
             do {
-                let (results, snapshots) = try await writes.write { db in
-                    try await Self.run(items, on: db, kind: kind, cache: cache, records: records, fees: fees)
+                let accounts = knownAccounts
+                let (results, snapshots, created) = try await writes.write { db in
+                    try await Self.run(items, on: db, kind: kind, cache: cache, records: records, fees: fees, accounts: accounts)
                 }
-                // Committed: only now may what the batch read be reused.
+                // Committed: only now may what the batch read or created be relied on.
                 records?.fill(snapshots)
+                knownAccounts.remember(created)
                 for (waiting, result) in zip(batch, results) { waiting.continuation.resume(with: result) }
             } catch {
                 for waiting in batch { waiting.continuation.resume(throwing: error) }
@@ -120,7 +125,7 @@ actor DisclosureBatcher {
     /// covered, unpaid) gets its error; the others go ahead. Locks, in this order: audit heads (by person), then
     /// wallets (by id) — the order per-month charges use too.
     static func run(_ items: [Item], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache, records recordCache: RecordCache?,
-                    fees: FeePolicy) async throws -> ([Result<Disclosure, any Error>], [RecordCache.Snapshot]) {
+                    fees: FeePolicy, accounts: KnownAccounts) async throws -> ([Result<Disclosure, any Error>], [RecordCache.Snapshot], [LedgerAccountID]) {
         let grants = try await currentGrants(Array(Set(items.map(\.grantID))), on: db, cache: cache)
         var outcomes: [Outcome] = items.map { item in
             guard let grant = grants[item.grantID], grant.organisationID == item.organisationID else {
@@ -155,7 +160,7 @@ actor DisclosureBatcher {
             return (outcomes.map { outcome in
                 if case .refused(let error) = outcome { return .failure(error) }
                 return .failure(DomainError.unavailable("the disclosure could not be processed"))
-            }, [])
+            }, [], [])
         }
         var heads: [String: (Int64, String)] = [:]
         let headQuery = db.select().columns("person_id", "seq", "hash").from("audit_heads").where("person_id", .in, people).orderBy("person_id")
@@ -206,7 +211,7 @@ actor DisclosureBatcher {
                                               grantID: grant.id, keys: sealed.map(\.key), note: note, at: item.at),
                                    for: grant.personID)
                 if let original { retries.append((grant.personID.rawValue, entry.sequence, original)) }
-                if let price, retry == nil, let key = item.idempotencyKey, paidKeys.contains(index) {
+                if price != nil, retry == nil, let key = item.idempotencyKey, paidKeys.contains(index) {
                     firstPaid[index] = entry.sequence
                     idempotency.values([item.idempotencyScope, key, Self.digest(grant: grant.id, keys: keys),
                                         JSONColumn.encode(["personId": grant.personID.rawValue, "seq": String(entry.sequence)]),
@@ -216,12 +221,15 @@ actor DisclosureBatcher {
                 if let price, retry == nil {
                     transfers.append(try Transfer.charge(.disclosureCharge, price, subject: .init(
                         grantID: grant.id, organisationID: grant.organisationID, personID: grant.personID, auditSequence: entry.sequence),
-                        fees: fees, reference: "disclosure \(entry.sequence) under grant \(grant.id)", at: item.at))
+                        fees: fees, reference: nil, at: item.at))
                 }
                 results.append(.success(Disclosure(grant: grant, records: sealed, entry: entry, replayed: retry != nil)))
             }
         }
         outcomes.removeAll()
+        // Everything the batch writes, sent as one chain of statements: one hop to the database and back
+        // instead of one per statement.
+        var writes: [any SQLExpression] = []
         if !entries.isEmpty {
             let insert = db.insert(into: "audit_entries")
                 .columns("person_id", "seq", "kind", "actor", "organisation_id", "request_id", "grant_id", "keys", "note", "at", "previous_hash", "hash")
@@ -232,22 +240,24 @@ actor DisclosureBatcher {
                     entry.at.millisecondsSinceEpoch, entry.previousHash, entry.hash,
                 ] as [any Encodable & Sendable])
             }
-            try await insert.run()
+            writes.append(insert.query)
             let written = Set(entries.map(\.personID.rawValue))
             let upsert = db.insert(into: "audit_heads").columns("person_id", "seq", "hash")
             for (person, head) in heads.sorted(by: { $0.key < $1.key }) where written.contains(person) {
                 upsert.values([person, head.0, head.1] as [any Encodable & Sendable])
             }
-            try await upsert.onConflict(with: ["person_id"]) { $0.set(excludedValueOf: "seq").set(excludedValueOf: "hash") }.run()
+            writes.append(upsert.onConflict(with: ["person_id"]) { $0.set(excludedValueOf: "seq").set(excludedValueOf: "hash") }.query)
         }
-        try await postCharges(transfers, on: db)
-        if newKeys > 0 { try await idempotency.run() }
+        let (charges, created) = try chargeStatements(transfers, on: db, known: accounts)
+        writes += charges
+        if newKeys > 0 { writes.append(idempotency.query) }
         if !retries.isEmpty {
             let insert = db.insert(into: "disclosure_retries").columns("person_id", "seq", "original_seq")
             for retry in retries { insert.values([retry.person, retry.seq, retry.original] as [any Encodable & Sendable]) }
-            try await insert.run()
+            writes.append(insert.query)
         }
-        return (results, snapshots)
+        try await db.runInOneHop(writes)
+        return (results, snapshots, created)
     }
 
     /// How a retried priced read relates to the one it repeats.
@@ -365,11 +375,13 @@ actor DisclosureBatcher {
         }
     }
 
-    /// Writes a batch's charges with three statements: the transfers, their legs, and every touched account's
-    /// balance moved by the sum of its legs (creating earnings and fee accounts on first use).
-    static func postCharges(_ transfers: [Transfer], on db: any SQLDatabase) async throws {
-        guard !transfers.isEmpty else { return }
-        try await ProfferStore.insertTransfers(transfers, on: db)
+    /// A batch's charges as three or four statements: the transfers, the kept balances (wallets, fees) moved by
+    /// the sum of their legs, earnings accounts created on first use (their balances are derived from their
+    /// entries, see `LedgerAccountKind.balanceIsDerived`), and the legs.
+    /// Returns the earnings accounts it made sure exist, to be remembered once the batch commits.
+    static func chargeStatements(_ transfers: [Transfer], on db: any SQLDatabase, known: KnownAccounts) throws -> ([any SQLExpression], [LedgerAccountID]) {
+        guard let transfersInsert = ProfferStore.transfersInsert(transfers, on: db) else { return ([], []) }
+        var statements = [transfersInsert]
         var deltas: [LedgerAccountID: (kind: LedgerAccountKind, currency: String, amount: Int64)] = [:]
         for transfer in transfers {
             for leg in transfer.legs {
@@ -377,12 +389,25 @@ actor DisclosureBatcher {
                 deltas[leg.account] = (leg.kind, transfer.currency, try current.checkedAdding(leg.amount))
             }
         }
-        let upsert = db.insert(into: "ledger_accounts").columns("id", "kind", "currency", "balance", "minimum")
-        for (account, delta) in deltas.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            upsert.values([account.rawValue, delta.kind.rawValue, delta.currency, delta.amount, Int64(0)] as [any Encodable & Sendable])
+        let ordered = deltas.sorted { $0.key.rawValue < $1.key.rawValue }
+        let kept = ordered.filter { !$0.value.kind.balanceIsDerived }
+        if !kept.isEmpty {
+            let upsert = db.insert(into: "ledger_accounts").columns("id", "kind", "currency", "balance", "minimum")
+            for (account, delta) in kept {
+                upsert.values([account.rawValue, delta.kind.rawValue, delta.currency, delta.amount, Int64(0)] as [any Encodable & Sendable])
+            }
+            statements.append(upsert.onConflict(with: ["id"]) { $0.set("balance", to: SQLRaw("ledger_accounts.balance + excluded.balance")) }.query)
         }
-        try await upsert.onConflict(with: ["id"]) { $0.set("balance", to: SQLRaw("ledger_accounts.balance + excluded.balance")) }.run()
-        try await ProfferStore.insertEntries(transfers, on: db)
+        let derived = known.unknown(ordered.filter { $0.value.kind.balanceIsDerived })
+        if !derived.isEmpty {
+            let create = db.insert(into: "ledger_accounts").columns("id", "kind", "currency", "balance", "minimum")
+            for (account, delta) in derived {
+                create.values([account.rawValue, delta.kind.rawValue, delta.currency, Int64(0), Int64(0)] as [any Encodable & Sendable])
+            }
+            statements.append(create.ignoringConflicts(with: ["id"]).query)
+        }
+        if let entries = ProfferStore.entriesInsert(transfers, on: db) { statements.append(entries) }
+        return (statements, derived.map(\.key))
     }
 
     /// The sealed records the disclosures of a batch need, from the record cache where possible (SQLite);
@@ -451,5 +476,39 @@ final class GrantCache: Sendable {
             if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
             cache[grant.id] = original
         }
+    }
+}
+
+/// Ledger accounts known to exist, remembered only after the transaction that created them committed. Bounded:
+/// cleared when it grows past its limit (then each account is created-if-missing once more).
+final class KnownAccounts: Sendable {
+    private let accounts = Mutex<Set<LedgerAccountID>>([])
+    private let limit = 500_000
+
+    func unknown<Value>(_ candidates: [(key: LedgerAccountID, value: Value)]) -> [(key: LedgerAccountID, value: Value)] {
+        let known = accounts.withLock { known in Set(candidates.map(\.key).filter(known.contains)) }
+        return candidates.filter { !known.contains($0.key) }
+    }
+
+    func remember(_ created: [LedgerAccountID]) {
+        guard !created.isEmpty else { return }
+        accounts.withLock { known in
+            if known.count + created.count > limit { known.removeAll(keepingCapacity: true) }
+            known.formUnion(created)
+        }
+    }
+}
+
+extension SQLDatabase {
+    /// Runs statements in order as one chain on the database's event loop, so the caller waits for one hop
+    /// instead of one per statement. Stops at the first failure (the transaction is the caller's).
+    func runInOneHop(_ statements: [any SQLExpression]) async throws {
+        guard let first = statements.first else { return }
+        let ignoreRows: @Sendable (any SQLRow) -> Void = { _ in }
+        var chain: EventLoopFuture<Void> = execute(sql: first, ignoreRows)
+        for statement in statements.dropFirst() {
+            chain = chain.flatMap { self.execute(sql: statement, ignoreRows) as EventLoopFuture<Void> }
+        }
+        try await chain.get()
     }
 }

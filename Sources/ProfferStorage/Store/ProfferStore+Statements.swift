@@ -77,7 +77,15 @@ extension ProfferStore {
 
     func balances(of party: StatementParty) async throws -> [Money] {
         try await read { db in
-            try await db.raw("""
+            if party.accountKind.balanceIsDerived {
+                return try await db.raw("""
+                    SELECT a.currency AS currency, CAST(COALESCE(SUM(e.amount), 0) AS BIGINT) AS balance
+                    FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
+                    WHERE a.kind = \(bind: party.accountKind.rawValue) AND substr(a.id, 1, \(unsafeRaw: String(party.accountPrefix.count))) = \(bind: party.accountPrefix)
+                    GROUP BY a.currency ORDER BY a.currency
+                    """).all().map { Money(minorUnits: try $0.decode(column: "balance", as: Int64.self), currency: try $0.decode(column: "currency", as: String.self)) }
+            }
+            return try await db.raw("""
                 SELECT currency, balance FROM ledger_accounts
                 WHERE kind = \(bind: party.accountKind.rawValue) AND substr(id, 1, \(unsafeRaw: String(party.accountPrefix.count))) = \(bind: party.accountPrefix)
                 ORDER BY currency
