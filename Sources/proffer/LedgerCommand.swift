@@ -72,6 +72,7 @@ struct LedgerCommand: AsyncParsableCommand {
                 switch charge.result {
                 case .charged(let money, let period): print("charged \(money.formatted) for grant \(charge.grant.id), \(period.start) to \(period.end)")
                 case .suspended(let money, _): print("SUSPENDED grant \(charge.grant.id): its organisation cannot pay \(money.formatted)")
+                case .deferred(let money, let period): print("not yet paid: grant \(charge.grant.id) needs \(money.formatted) by \(period.start)")
                 case .nothingDue: break
                 }
             }

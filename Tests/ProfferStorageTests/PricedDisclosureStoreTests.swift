@@ -120,11 +120,19 @@ struct PricedDisclosureStoreTests {
             let person = try await StoreContractTests.makePerson(store)
             let grant = try await Self.pricedGrant(store, organisation, person, offer: .price(.perDisclosure, Money(minorUnits: 20, currency: "EUR")))
             try await Self.fund(store, organisation, 1_000)
+            _ = try await store.putRecord(person: person.id, key: "contact.email", at: .now()) { _ in Data("first".utf8) }
             let first = try await store.disclose(grant: grant.id, organisation: organisation.id, idempotencyKey: "read-1", at: .now())
             #expect(!first.replayed)
-            // The same key again — one after another, and many at once in one batch — moves nothing more.
+            #expect(first.records.map(\.ciphertext) == [Data("first".utf8)])
+            // The record changes; a retry still gets the first result — the version first sent — and pays nothing.
+            _ = try await store.putRecord(person: person.id, key: "contact.email", at: .now()) { _ in Data("second".utf8) }
             let again = try await store.disclose(grant: grant.id, organisation: organisation.id, idempotencyKey: "read-1", at: .now())
             #expect(again.replayed)
+            #expect(again.records.map(\.ciphertext) == [Data("first".utf8)], "a retry must not be a free read of new data")
+            // A day later the key no longer replays: a new read needs a new key.
+            await #expect(throws: LedgerError.idempotencyExpired(key: "read-1")) {
+                _ = try await store.disclose(grant: grant.id, organisation: organisation.id, idempotencyKey: "read-1", at: Timestamp.now().adding(seconds: 25 * 3600))
+            }
             let together = try await withThrowingTaskGroup(of: Bool.self, returning: [Bool].self) { group in
                 for index in 0..<10 {
                     let instance = index % 2 == 0 ? store : second
@@ -175,7 +183,8 @@ struct PricedDisclosureStoreTests {
             let first = try await store.chargeDuePeriods(at: t0.adding(seconds: 120))
             #expect(first.count == 1)
             guard case .charged(let paid, let firstPeriod)? = first.first?.result else { Issue.record("not charged: \(first)"); return }
-            #expect(paid == monthly)
+            // It resumes two minutes into its first month and pays for the rest of it: 500 × (28 days − 120 s) / 28 days.
+            #expect(paid == Money(minorUnits: 499, currency: "EUR"))
             #expect(firstPeriod.start == t0)
             grant = try #require(try await store.grant(id: grant.id))
             #expect(grant.suspendedAt == nil)
@@ -184,15 +193,20 @@ struct PricedDisclosureStoreTests {
             // Running again at once charges nothing: the period is paid.
             #expect(try await store.chargeDuePeriods(at: t0.adding(seconds: 240)).isEmpty)
 
-            // An hour before the second period starts it is charged (the look-ahead), exactly once.
-            let second = try #require(Timestamp(rfc3339: "2026-02-28T09:30:00Z"))
+            // Shortly before the second period starts it is charged (the look-ahead), exactly once.
+            let second = try #require(Timestamp(rfc3339: "2026-02-28T09:57:00Z"))
             #expect(try await store.chargeDuePeriods(at: second).count == 1)
             #expect(try await store.chargeDuePeriods(at: second).isEmpty)
-            #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 200, currency: "EUR")])
+            #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 201, currency: "EUR")])
             grant = try #require(try await store.grant(id: grant.id))
             #expect(grant.paidUntil == Timestamp(rfc3339: "2026-03-31T10:00:00Z"))
 
             // The third period is cut short by expiry on 16 April: 16 of April's 30 days, 500 × 16 / 30 = 266.
+            // Tried early, the wallet cannot pay: the paid second period still runs to its end, nothing is suspended.
+            let early = try await store.chargeDuePeriods(at: try #require(Timestamp(rfc3339: "2026-03-31T09:58:00Z")))
+            guard case .deferred(let owed, _)? = early.first?.result else { Issue.record("not deferred: \(early)"); return }
+            #expect(owed == Money(minorUnits: 266, currency: "EUR"))
+            _ = try await store.disclose(grant: grant.id, organisation: organisation.id, at: try #require(Timestamp(rfc3339: "2026-03-31T09:59:00Z")))
             let third = try #require(Timestamp(rfc3339: "2026-03-31T10:00:05Z"))
             let unpaid = try await store.chargeDuePeriods(at: third)
             #expect(unpaid.count == 1)
@@ -206,10 +220,11 @@ struct PricedDisclosureStoreTests {
                 #expect(shortfall == .suspended)
             }
             try await Self.fund(store, organisation, 100)
+            // Resuming a minute later it pays for what is left: 500 × (16 days − 65 s) / 30 days = 266.65…, so 266.
             let resumed = try await store.chargeDuePeriods(at: third.adding(seconds: 60))
             #expect(resumed.map(\.result) == [.charged(Money(minorUnits: 266, currency: "EUR"), period)])
             _ = try await store.disclose(grant: grant.id, organisation: organisation.id, at: third.adding(seconds: 120))
-            #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 34, currency: "EUR")])
+            #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 35, currency: "EUR")])
             // After expiry nothing more is charged.
             #expect(try await store.chargeDuePeriods(at: try #require(Timestamp(rfc3339: "2026-05-01T00:00:00Z"))).isEmpty)
 
@@ -221,6 +236,29 @@ struct PricedDisclosureStoreTests {
             #expect(try await Self.count(store, "SELECT COUNT(*) AS n FROM ledger_transfers WHERE kind = 'period-charge'") == 3)
             let report = try await store.checkLedger()
             #expect(report.isValid, "\(report.problems)")
+        }
+    }
+
+    @Test(arguments: engines)
+    func grantsThatCannotPayNeverCrowdOutThoseThatCan(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let t0 = try #require(Timestamp(rfc3339: "2026-03-01T00:00:00Z"))
+            let broke = try await StoreContractTests.makeOrganisation(store)
+            for _ in 0..<5 {
+                let person = try await StoreContractTests.makePerson(store)
+                let grant = try await Self.pricedGrant(store, broke, person, offer: .price(.perMonth, Money(minorUnits: 100, currency: "EUR")), at: t0, days: 90)
+                #expect(grant.suspendedAt != nil)
+            }
+            let solvent = try await StoreContractTests.makeOrganisation(store)
+            try await Self.fund(store, solvent, 1_000)
+            let person = try await StoreContractTests.makePerson(store)
+            let paying = try await Self.pricedGrant(store, solvent, person, offer: .price(.perMonth, Money(minorUnits: 100, currency: "EUR")), at: t0, days: 90)
+            let later = try #require(Timestamp(rfc3339: "2026-04-01T00:00:30Z"))
+            let charges = try await store.chargeDuePeriods(at: later)
+            #expect(charges.count == 6, "every due grant is looked at once per run")
+            #expect(charges.filter { if case .charged = $0.result { true } else { false } }.map(\.grant.id) == [paying.id])
+            #expect(try await store.grant(id: paying.id)?.paidUntil == Timestamp(rfc3339: "2026-05-01T00:00:00Z"))
+            #expect(try await store.checkLedger().isValid)
         }
     }
 

@@ -43,9 +43,13 @@ public struct BillingPeriod: Sendable, Hashable {
 
     /// The price of this period: the whole monthly price, or for a period cut short by expiry its share, rounded
     /// down to a whole minor unit.
-    public func price(of monthly: Money) -> Money {
-        guard end < fullEnd else { return monthly }
-        let covered = end.millisecondsSinceEpoch - start.millisecondsSinceEpoch
+    ///
+    /// `from` (a resumption after a suspension) charges only what is left of the period from then on.
+    public func price(of monthly: Money, from: Timestamp? = nil) -> Money {
+        let begin = max(start, from ?? start)
+        guard end < fullEnd || begin > start else { return monthly }
+        guard begin < end else { return Money(minorUnits: 0, currency: monthly.currency) }
+        let covered = end.millisecondsSinceEpoch - begin.millisecondsSinceEpoch
         let whole = fullEnd.millisecondsSinceEpoch - start.millisecondsSinceEpoch
         let product = monthly.minorUnits.multipliedFullWidth(by: covered)
         let (share, _) = whole.dividingFullWidth(product)

@@ -61,6 +61,8 @@ public enum LedgerError: Error, Sendable, Equatable {
     case unbalanced(transfer: String, sum: Int64)
     case belowLimit(account: String, balance: Int64, minimum: Int64)
     case idempotencyConflict(key: String)
+    /// A retry came after the key's replay window: use a new key.
+    case idempotencyExpired(key: String)
 }
 
 extension Int64 {

@@ -64,10 +64,17 @@ struct WalletController: Sendable {
         guard errors.isEmpty, let money else { throw Problem.validation(ValidationFailure(errors)) }
         let digest = Data(SHA256.hash(data: Data("wallet-credit|\(id)|\(money.minorUnits)|\(money.currency)|\(reference)".utf8)))
         guard try await services.store.organisation(id: id) != nil else { throw Problem.notFound("no organisation \(id)") }
-        let confirmed = try await services.payments.confirmFunding(money, for: id, reference: reference)
-        let (credit, replayed) = try await services.store.creditWallet(
-            id, money, reference: confirmed, provider: services.payments.name,
-            idempotency: IdempotencyKey(scope: "admin", key: key, requestDigest: digest), at: .now())
+        let idempotency = IdempotencyKey(scope: "admin", key: key, requestDigest: digest)
+        let credit: WalletCredit
+        let replayed: Bool
+        if let first = try await services.store.storedWalletCredit(idempotency) {
+            // A retry: answered from the first result, without asking the payment provider again.
+            (credit, replayed) = (first, true)
+        } else {
+            let confirmed = try await services.payments.confirmFunding(money, for: id, reference: reference)
+            (credit, replayed) = try await services.store.creditWallet(id, money, reference: confirmed, provider: services.payments.name,
+                                                                      idempotency: idempotency, at: .now())
+        }
         var headers: HTTPFields = [:]
         if replayed { headers[Self.replayedField] = "true" }
         return try JSONResponse(credit, status: .created, headers: headers).response(from: request, context: context)

@@ -31,7 +31,7 @@ public struct ServerConfiguration: Sendable {
     /// How often the background job charges per-month grants whose period starts.
     public var chargeIntervalSeconds: Int = 60
     /// How long before a period starts it may be charged, so access does not lapse between job runs.
-    public var chargeLookaheadSeconds: Int = 3600
+    public var chargeLookaheadSeconds: Int = 300
 
     public init() {}
 

@@ -89,6 +89,9 @@ extension Problem {
         case .idempotencyConflict(let key):
             return Problem(.unprocessableContent, "idempotency-key-reused", title: "Idempotency key reused",
                            detail: "the Idempotency-Key \"\(key.prefix(80))\" was already used with a different request; nothing was moved")
+        case .idempotencyExpired(let key):
+            return Problem(.unprocessableContent, "idempotency-key-expired", title: "Idempotency key expired",
+                           detail: "the Idempotency-Key \"\(key.prefix(80))\" was used more than 24 hours ago; a retry must come within 24 hours, a new read needs a new key; nothing was disclosed or charged")
         case .overflow:
             return .validation(ValidationFailure(pointer: "/amount", detail: "would take a balance beyond the 64-bit range of minor units"))
         case .belowLimit(let account, _, _):

@@ -17,9 +17,16 @@ struct PeriodCharger: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let charges = try await charge()
-                let suspended = charges.filter { if case .suspended = $0.result { true } else { false } }.count
-                if !charges.isEmpty {
-                    logger.info("charged per-month grants", metadata: ["charged": "\(charges.count - suspended)", "unpaid": "\(suspended)"])
+                var charged = 0, unpaid = 0
+                for charge in charges {
+                    switch charge.result {
+                    case .charged: charged += 1
+                    case .suspended, .deferred: unpaid += 1
+                    case .nothingDue: break
+                    }
+                }
+                if charged + unpaid > 0 {
+                    logger.info("charged per-month grants", metadata: ["charged": "\(charged)", "unpaid": "\(unpaid)"])
                 }
             } catch {
                 logger.warning("period charging failed; will retry", metadata: ["error.type": "\(type(of: error))"])

@@ -108,7 +108,8 @@ actor DisclosureBatcher {
         /// Refused before anything is written: unknown grant, revoked, expired, key not covered.
         case refused(any Error)
         /// Refused for want of payment: audited, and no data leaves.
-        case unpaid(Grant, PaymentShortfall, detail: String)
+        /// `detail` is for the organisation (its wallet's balance); `note`, for the person's audit log, says only why.
+        case unpaid(Grant, PaymentShortfall, detail: String, note: String)
         /// Goes ahead with these keys, paying `price` when the grant is priced per disclosure — unless it retries
         /// a read already paid for under the same idempotency key.
         case disclose(Grant, keys: [String], price: Money?, retry: Retry? = nil)
@@ -116,7 +117,7 @@ actor DisclosureBatcher {
         var auditedPerson: String? {
             switch self {
             case .refused: nil
-            case .unpaid(let grant, _, _), .disclose(let grant, _, _, _): grant.personID.rawValue
+            case .unpaid(let grant, _, _, _), .disclose(let grant, _, _, _): grant.personID.rawValue
             }
         }
     }
@@ -126,7 +127,7 @@ actor DisclosureBatcher {
     /// wallets (by id) — the order per-month charges use too.
     static func run(_ items: [Item], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache, records recordCache: RecordCache?,
                     fees: FeePolicy, accounts: KnownAccounts) async throws -> ([Result<Disclosure, any Error>], [RecordCache.Snapshot], [LedgerAccountID]) {
-        let grants = try await currentGrants(Array(Set(items.map(\.grantID))), on: db, cache: cache)
+        let grants = try await currentGrants(Array(Set(items.map(\.grantID))), on: db, kind: kind, cache: cache)
         var outcomes: [Outcome] = items.map { item in
             guard let grant = grants[item.grantID], grant.organisationID == item.organisationID else {
                 return .refused(DomainError.notFound(what: "grant", id: item.grantID.rawValue))
@@ -140,13 +141,14 @@ actor DisclosureBatcher {
             let keys = item.keys.map { asked in grant.keys.filter(asked.contains) } ?? grant.keys
             switch grant.offer.price {
             case (.perMonth, _)?:
+                // A paid period is read freely to its end, whatever happened to the next one.
+                if let paid = grant.paidUntil, paid > item.at { return .disclose(grant, keys: keys, price: nil) }
                 if let suspended = grant.suspendedAt {
-                    return .unpaid(grant, .suspended, detail: "grant \(grant.id) is suspended since \(suspended.rfc3339) because its monthly price could not be paid; it resumes once the wallet is funded and the period is charged")
+                    return .unpaid(grant, .suspended, detail: "grant \(grant.id) is suspended since \(suspended.rfc3339) because its monthly price could not be paid; it resumes once the wallet is funded and the period is charged",
+                                   note: "the organisation has not paid this month of the grant")
                 }
-                guard let paid = grant.paidUntil, paid > item.at else {
-                    return .unpaid(grant, .periodUnpaid, detail: "the current period of grant \(grant.id) is not paid yet; it is charged when it starts, so fund the wallet and retry")
-                }
-                return .disclose(grant, keys: keys, price: nil)
+                return .unpaid(grant, .periodUnpaid, detail: "the current period of grant \(grant.id) is not paid yet; it is charged when it starts, so fund the wallet and retry",
+                               note: "the organisation has not paid this month of the grant")
             case (.perDisclosure, let price)?:
                 return .disclose(grant, keys: keys, price: price)
             case nil:
@@ -195,14 +197,19 @@ actor DisclosureBatcher {
             switch outcome {
             case .refused(let error):
                 results.append(.failure(error))
-            case .unpaid(let grant, let shortfall, let detail):
+            case .unpaid(let grant, let shortfall, let detail, let note):
                 _ = append(AuditEvent(kind: .disclosureRefused, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
-                                      grantID: grant.id, keys: [], note: "refused, no data sent: \(detail)", at: item.at), for: grant.personID)
+                                      grantID: grant.id, keys: [], note: "refused, no data sent: \(note)", at: item.at), for: grant.personID)
                 results.append(.failure(DomainError.paymentRequired(grantID: grant.id, shortfall: shortfall, detail: detail)))
             case .disclose(let grant, let keys, let price, let retry):
-                let sealed = keys.compactMap { records[grant.personID.rawValue]?[$0] }
+                let sealed: [SealedRecord]
+                if case .ofStored(_, let versions)? = retry {
+                    sealed = try await Self.versions(versions, of: grant.personID, keys: keys, on: db)
+                } else {
+                    sealed = keys.compactMap { records[grant.personID.rawValue]?[$0] }
+                }
                 let original: Int64? = switch retry {
-                case .ofStored(let seq)?: seq
+                case .ofStored(let seq, _)?: seq
                 case .ofBatchItem(let index)?: firstPaid[index]
                 case nil: nil
                 }
@@ -213,8 +220,10 @@ actor DisclosureBatcher {
                 if let original { retries.append((grant.personID.rawValue, entry.sequence, original)) }
                 if price != nil, retry == nil, let key = item.idempotencyKey, paidKeys.contains(index) {
                     firstPaid[index] = entry.sequence
-                    idempotency.values([item.idempotencyScope, key, Self.digest(grant: grant.id, keys: keys),
-                                        JSONColumn.encode(["personId": grant.personID.rawValue, "seq": String(entry.sequence)]),
+                    let paid = PaidRead(personId: grant.personID.rawValue, seq: entry.sequence,
+                                        versions: Dictionary(sealed.map { ($0.key, $0.version) }, uniquingKeysWith: { first, _ in first }),
+                                        at: item.at.millisecondsSinceEpoch)
+                    idempotency.values([item.idempotencyScope, key, Self.digest(grant: grant.id, keys: keys), JSONColumn.encode(paid),
                                         item.at.millisecondsSinceEpoch] as [any Encodable & Sendable])
                     newKeys += 1
                 }
@@ -262,10 +271,36 @@ actor DisclosureBatcher {
 
     /// How a retried priced read relates to the one it repeats.
     enum Retry: Equatable {
-        /// Paid in an earlier batch: the stored disclosure's sequence number.
-        case ofStored(Int64)
+        /// Paid in an earlier batch: the stored disclosure's sequence number and the record versions it sent,
+        /// which the retry sends again (the first result, even if the records changed since).
+        case ofStored(Int64, versions: [String: Int64])
         /// Paid by an earlier item of this batch.
         case ofBatchItem(Int)
+    }
+
+    /// The record versions a paid read sent, for its retry: from the history, in the grant's key order.
+    static func versions(_ versions: [String: Int64], of person: PersonID, keys: [String], on db: any SQLDatabase) async throws -> [SealedRecord] {
+        guard !versions.isEmpty else { return [] }
+        var found: [String: SealedRecord] = [:]
+        for row in try await db.select().columns("key", "version", "ciphertext", "changed_at").from("record_versions")
+            .where("person_id", .equal, person.rawValue).where("key", .in, Array(versions.keys)).all() {
+            let key = try row.decode(column: "key", as: String.self)
+            let version = try row.decode(column: "version", as: Int64.self)
+            guard versions[key] == version, let ciphertext = try row.optional("ciphertext", as: Data.self) else { continue }
+            found[key] = SealedRecord(key: key, version: version, ciphertext: ciphertext, changedAt: try row.timestamp("changed_at"))
+        }
+        return keys.compactMap { found[$0] }
+    }
+
+    /// How long a paid read can be retried under its idempotency key (then the key is refused: use a new one).
+    static let replayWindowMilliseconds: Int64 = 24 * 3600 * 1000
+
+    /// What is stored under a paid read's idempotency key: the disclosure, the record versions it sent, when.
+    struct PaidRead: Codable {
+        var personId: String
+        var seq: Int64
+        var versions: [String: Int64]
+        var at: Int64
     }
 
     /// What an idempotency key of a priced read stands for: the grant and the keys read.
@@ -289,16 +324,16 @@ actor DisclosureBatcher {
                 try await db.raw("SELECT pg_advisory_xact_lock(hashtextextended(\(bind: id), 0)) AS locked").run()
             }
         }
-        var stored: [String: (Data, Int64)] = [:]
+        var stored: [String: (digest: Data, seq: Int64, versions: [String: Int64], at: Timestamp)] = [:]
         let query = db.select().columns("scope", "key", "request_digest", "response").from("idempotency_keys")
             .where("scope", .in, Array(Set(keyed.map { items[$0].idempotencyScope })))
             .where("key", .in, Array(Set(keyed.compactMap { items[$0].idempotencyKey })))
         if kind == .postgres { query.for(.update) }
         for row in try await query.all() {
-            let response = try JSONColumn.decode([String: String].self, try row.decode(column: "response", as: String.self))
-            guard let seq = response["seq"].flatMap(Int64.init) else { continue }
+            let response = try JSONColumn.decode(PaidRead.self, try row.decode(column: "response", as: String.self))
             stored["\(try row.decode(column: "scope", as: String.self))|\(try row.decode(column: "key", as: String.self))"] =
-                (try row.decode(column: "request_digest", as: Data.self), seq)
+                (try row.decode(column: "request_digest", as: Data.self), response.seq, response.versions,
+                 Timestamp(millisecondsSinceEpoch: response.at))
         }
         var firstInBatch: [String: (Data, Int)] = [:]
         var fresh = Set<Int>()
@@ -306,9 +341,14 @@ actor DisclosureBatcher {
             guard case .disclose(let grant, let keys, let price, _) = outcomes[index], let key = items[index].idempotencyKey else { continue }
             let id = "\(items[index].idempotencyScope)|\(key)"
             let digest = Self.digest(grant: grant.id, keys: keys)
-            if let (storedDigest, seq) = stored[id] {
-                outcomes[index] = storedDigest == digest ? .disclose(grant, keys: keys, price: price, retry: .ofStored(seq))
-                    : .refused(LedgerError.idempotencyConflict(key: key))
+            if let first = stored[id] {
+                if first.digest != digest {
+                    outcomes[index] = .refused(LedgerError.idempotencyConflict(key: key))
+                } else if items[index].at.millisecondsSinceEpoch - first.at.millisecondsSinceEpoch > Self.replayWindowMilliseconds {
+                    outcomes[index] = .refused(LedgerError.idempotencyExpired(key: key))
+                } else {
+                    outcomes[index] = .disclose(grant, keys: keys, price: price, retry: .ofStored(first.seq, versions: first.versions))
+                }
             } else if let (firstDigest, first) = firstInBatch[id] {
                 outcomes[index] = firstDigest == digest ? .disclose(grant, keys: keys, price: price, retry: .ofBatchItem(first))
                     : .refused(LedgerError.idempotencyConflict(key: key))
@@ -321,13 +361,17 @@ actor DisclosureBatcher {
     }
 
     /// Grants by id with their current state: immutable fields from the cache where known, what changes
-    /// (revocation, expiry, payment, suspension) always from the database.
-    static func currentGrants(_ ids: [GrantID], on db: any SQLDatabase, cache: GrantCache) async throws -> [GrantID: Grant] {
+    /// (revocation, expiry, payment, suspension) always from the database. On PostgreSQL the rows are share-locked
+    /// until the batch commits, so a revocation (which takes the grant's row lock first, as every writer of
+    /// grants does) cannot commit between this read and the disclosure.
+    static func currentGrants(_ ids: [GrantID], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache) async throws -> [GrantID: Grant] {
         var grants: [GrantID: Grant] = [:]
         let known = cache.lookup(ids)
         if !known.isEmpty {
-            for row in try await db.select().columns("id", "expires_at", "revoked_at", "paid_until", "suspended_at").from("grants")
-                .where("id", .in, known.keys.map(\.rawValue)).all() {
+            let query = db.select().columns("id", "expires_at", "revoked_at", "paid_until", "suspended_at").from("grants")
+                .where("id", .in, known.keys.map(\.rawValue)).orderBy("id")
+            if kind == .postgres { query.for(.share) }
+            for row in try await query.all() {
                 let id = GrantID(trusted: try row.decode(column: "id", as: String.self))
                 guard var grant = known[id] else { continue }
                 grant.expiresAt = try row.timestamp("expires_at")
@@ -339,7 +383,9 @@ actor DisclosureBatcher {
         }
         let unknown = ids.filter { known[$0] == nil }.map(\.rawValue)
         if !unknown.isEmpty {
-            for row in try await db.select().column("*").from("grants").where("id", .in, unknown).all() {
+            let query = db.select().column("*").from("grants").where("id", .in, unknown).orderBy("id")
+            if kind == .postgres { query.for(.share) }
+            for row in try await query.all() {
                 let grant = try ProfferStore.grant(row)
                 grants[grant.id] = grant
                 cache.remember(grant)
@@ -370,7 +416,8 @@ actor DisclosureBatcher {
             if balance >= price.minorUnits {
                 balances[wallet] = balance - price.minorUnits
             } else {
-                outcomes[index] = .unpaid(grant, .insufficientFunds, detail: "your wallet holds \(Money(minorUnits: balance, currency: price.currency).formatted), less than the \(price.formatted) this disclosure under grant \(grant.id) costs; fund the wallet and retry")
+                outcomes[index] = .unpaid(grant, .insufficientFunds, detail: "your wallet holds \(Money(minorUnits: balance, currency: price.currency).formatted), less than the \(price.formatted) this disclosure under grant \(grant.id) costs; fund the wallet and retry",
+                                          note: "the organisation could not pay the \(price.formatted) this read costs")
             }
         }
     }

@@ -10,6 +10,9 @@ public struct PeriodCharge: Sendable {
         case charged(Money, BillingPeriod)
         /// The wallet could not pay: the grant is suspended until a later run can charge it.
         case suspended(Money, BillingPeriod)
+        /// The wallet could not pay a period ahead of its start; the paid period runs on, and the next run tries
+        /// again (suspending the grant only once the unpaid period has begun).
+        case deferred(Money, BillingPeriod)
     }
 
     public var grant: Grant
@@ -44,32 +47,36 @@ extension ProfferStore {
     // MARK: Per-month charges
 
     /// Charges every per-month grant whose next period starts by `now + lookahead`; each grant in its own
-    /// transaction. Safe with several instances: a grant being charged elsewhere is skipped (`SKIP LOCKED`), and
-    /// the charge re-reads the grant under its lock, so no period is charged twice.
-    public func chargeDuePeriods(at now: Timestamp, lookaheadSeconds: Int = 3600, limit: Int = 1000) async throws -> [PeriodCharge] {
+    /// transaction, each due grant looked at once per run (a cursor walks them in order, so grants that cannot pay
+    /// never crowd out those that can). Safe with several instances: a grant being charged elsewhere is skipped
+    /// (`SKIP LOCKED`), and the charge re-reads the grant under its lock, so no period is charged twice.
+    public func chargeDuePeriods(at now: Timestamp, lookaheadSeconds: Int = 300, limit: Int = 100_000) async throws -> [PeriodCharge] {
         let kind = self.kind
         let fees = self.fees
         let horizon = now.adding(seconds: lookaheadSeconds)
         var done: [PeriodCharge] = []
-        var skipped = Set<GrantID>()
+        var cursor: (paidUntil: Int64, id: String) = (-1, "")
         while done.count < limit {
-            let excluded = skipped.map(\.rawValue)
-            let charge: PeriodCharge? = try await write { db in
+            let after = cursor
+            let next: (PeriodCharge, (Int64, String))? = try await write { db in
+                let paid = SQLFunction("COALESCE", args: SQLIdentifier("paid_until"), SQLLiteral.numeric("0"))
                 let query = db.select().column("*").from("grants")
                     .where("price_basis", .equal, PriceBasis.perMonth.rawValue)
                     .where("revoked_at", .is, SQLLiteral.null)
                     .where("expires_at", .greaterThan, now.millisecondsSinceEpoch)
-                    .where { $0.where("paid_until", .is, SQLLiteral.null).orWhere("paid_until", .lessThanOrEqual, horizon.millisecondsSinceEpoch) }
-                    .orderBy("paid_until").orderBy("id").limit(1)
-                if !excluded.isEmpty { query.where("id", .notIn, excluded) }
+                    .where(paid, .lessThanOrEqual, SQLBind(horizon.millisecondsSinceEpoch))
+                    .where { $0.where(paid, .greaterThan, SQLBind(after.paidUntil))
+                        .orWhere { $0.where(paid, .equal, SQLBind(after.paidUntil)).where("id", .greaterThan, after.id) } }
+                    .orderBy(paid).orderBy("id").limit(1)
                 if kind == .postgres { query.lockingClause(SQLRaw("FOR UPDATE SKIP LOCKED")) }
                 guard let row = try await query.first() else { return nil }
-                return try await Self.chargePeriod(of: try Self.grant(row), at: now, lookaheadSeconds: lookaheadSeconds, on: db, kind: kind, fees: fees)
+                let grant = try Self.grant(row)
+                let charge = try await Self.chargePeriod(of: grant, at: now, lookaheadSeconds: lookaheadSeconds, on: db, kind: kind, fees: fees)
+                return (charge, (grant.paidUntil?.millisecondsSinceEpoch ?? 0, grant.id.rawValue))
             }
-            guard let charge else { break }
+            guard let (charge, position) = next else { break }
             done.append(charge)
-            // A grant left unpaid (suspended) stays due; do not retry it in this run.
-            if case .charged = charge.result {} else { skipped.insert(charge.grant.id) }
+            cursor = position
         }
         return done
     }
@@ -84,13 +91,17 @@ extension ProfferStore {
               let period = BillingPeriod.next(anchor: grant.createdAt, paidUntil: grant.paidUntil, now: now, expiresAt: grant.expiresAt),
               period.start <= now.adding(seconds: lookaheadSeconds)
         else { return PeriodCharge(grant: grant, result: .nothingDue) }
-        let amount = period.price(of: monthly)
+        // A grant resuming after a suspension pays only for what is left of the period it resumes in.
+        let resuming = grant.suspendedAt != nil && period.start < now
+        let amount = period.price(of: monthly, from: resuming ? now : nil)
         _ = try await db.raw("SELECT seq FROM audit_heads WHERE person_id = \(bind: grant.personID.rawValue)\(unsafeRaw: kind.forUpdate)").first()
         let wallet = LedgerAccountID.wallet(grant.organisationID, amount.currency)
         let balance = try await db.raw("SELECT balance FROM ledger_accounts WHERE id = \(bind: wallet.rawValue)\(unsafeRaw: kind.forUpdate)").first()?
             .decode(column: "balance", as: Int64.self) ?? 0
         let span = "\(period.start.rfc3339) to \(period.end.rfc3339)"
         guard balance >= amount.minorUnits else {
+            // Charged early (the look-ahead), the paid period still runs: try again before suspending.
+            if period.start > now { return PeriodCharge(grant: grant, result: .deferred(amount, period)) }
             if grant.suspendedAt == nil {
                 try await db.raw("UPDATE grants SET suspended_at = \(bind: now.millisecondsSinceEpoch) WHERE id = \(bind: grant.id.rawValue)").run()
                 _ = try await appendAudit(

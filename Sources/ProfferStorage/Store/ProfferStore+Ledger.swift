@@ -60,10 +60,19 @@ extension ProfferStore {
         }
     }
 
+    /// The wallet credit already made under this idempotency key, if any (a different request under the key is
+    /// refused). Lets a retry be answered before the payment provider is asked again.
+    public func storedWalletCredit(_ idempotency: IdempotencyKey) async throws -> WalletCredit? {
+        let kind = self.kind
+        return try await read { db in
+            try await Self.storedResponse(idempotency, on: db, kind: kind, lock: false).map { try JSONColumn.decode(WalletCredit.self, $0) }
+        }
+    }
+
     /// The first answer stored under an idempotency key, or nil; a different request under the same key is refused.
-    static func storedResponse(_ idempotency: IdempotencyKey, on db: any SQLDatabase, kind: EngineKind) async throws -> String? {
+    static func storedResponse(_ idempotency: IdempotencyKey, on db: any SQLDatabase, kind: EngineKind, lock: Bool = true) async throws -> String? {
         guard let row = try await db.raw("""
-            SELECT request_digest, response FROM idempotency_keys WHERE scope = \(bind: idempotency.scope) AND key = \(bind: idempotency.key)\(unsafeRaw: kind.forUpdate)
+            SELECT request_digest, response FROM idempotency_keys WHERE scope = \(bind: idempotency.scope) AND key = \(bind: idempotency.key)\(unsafeRaw: lock ? kind.forUpdate : "")
             """).first() else { return nil }
         guard try row.decode(column: "request_digest", as: Data.self) == idempotency.requestDigest else {
             throw LedgerError.idempotencyConflict(key: idempotency.key)
