@@ -31,7 +31,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import io
 import json
+import zipfile
 import sys
 from pathlib import Path
 from typing import Any
@@ -343,7 +346,53 @@ def run_online(args, validator) -> int:
         tally.report(label, problems,
                      f"event={item.get('event')} kid={info.get('kid')} "
                      f"consentReceiptID={info.get('consentReceiptID')} tamper={info.get('tamper')}")
+    check_export(session, base, people[0]["token"], keyset, validator, tally, args.timeout)
     return tally.finish()
+
+
+def check_export(session, base, token, keyset, validator, tally, timeout) -> None:
+    """The person's export, checked independently: a ZIP whose manifest lists every other file with its size
+    and SHA-256, whose receipts verify as issued, and whose vCard is RFC 6350 shaped."""
+    r = session.get(f"{base}/v1/me/export", timeout=timeout, headers={"Authorization": f"Bearer {token}"})
+    if r.status_code != 200 or r.headers.get("Content-Type") != "application/zip":
+        tally.report("export", [f"GET /v1/me/export -> {r.status_code} {r.headers.get('Content-Type')}: {r.text[:200]}"])
+        return
+    problems = []
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(r.content))
+    except zipfile.BadZipFile as exc:
+        tally.report("export", [f"not a ZIP archive: {exc}"])
+        return
+    bad = archive.testzip()
+    if bad:
+        problems.append(f"CRC mismatch in {bad}")
+    manifest = json.loads(archive.read("manifest.json"))
+    if manifest.get("format") != "proffer-export" or manifest.get("version") != 1:
+        problems.append(f"unexpected manifest format/version: {manifest.get('format')} {manifest.get('version')}")
+    listed = {f["path"]: f for f in manifest.get("files", [])}
+    names = set(archive.namelist()) - {"manifest.json"}
+    if set(listed) != names:
+        problems.append(f"manifest and archive differ: {sorted(set(listed) ^ names)[:5]}")
+    for path, entry in listed.items():
+        if path not in names:
+            continue
+        data = archive.read(path)
+        if hashlib.sha256(data).hexdigest() != entry.get("sha256") or len(data) != entry.get("bytes"):
+            problems.append(f"{path}: size or SHA-256 differs from the manifest")
+    verified = 0
+    for path in sorted(n for n in names if n.startswith("receipts/") and n.endswith(".jws")):
+        jws_problems, _ = check_compact_jws(archive.read(path).decode("ascii"), keyset, validator)
+        problems += [f"{path}: {p}" for p in jws_problems]
+        verified += 1
+    card = archive.read("contact.vcf").decode("utf-8")
+    lines = card.split("\r\n")
+    if lines[:2] != ["BEGIN:VCARD", "VERSION:4.0"] or lines[-2:] != ["END:VCARD", ""]:
+        problems.append("contact.vcf is not a vCard 4.0 with CRLF line ends")
+    if any(len(line.encode("utf-8")) > 75 for line in lines):
+        problems.append("contact.vcf has a line over 75 octets (RFC 6350 §3.2)")
+    if not any(line.startswith("FN:") for line in lines):
+        problems.append("contact.vcf has no FN")
+    tally.report("export", problems, f"{len(names)} files match the manifest; {verified} receipts in it verify as issued")
 
 
 def sign(payload: dict, key: jwk.JWK, alg: str = EXPECTED_ALG, kid: str | None = None) -> str:

@@ -56,6 +56,7 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer) -> Router<AppR
     ReceiptController(services: services).addRoutes(to: router)
     WalletController(services: services).addRoutes(to: router)
     StatementController(services: services).addRoutes(to: router)
+    ExportController(services: services).addRoutes(to: router)
     return router
 }
 

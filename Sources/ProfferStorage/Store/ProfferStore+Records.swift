@@ -84,6 +84,14 @@ extension ProfferStore {
     }
 
     /// Every version of one record, oldest first (deletions have no ciphertext).
+    /// Every key the person has ever held a record under, deleted ones included.
+    public func recordKeysEverHeld(by person: PersonID) async throws -> [String] {
+        try await read { db in
+            try await db.raw("SELECT DISTINCT key FROM record_versions WHERE person_id = \(bind: person.rawValue) ORDER BY key").all()
+                .map { try $0.decode(column: "key", as: String.self) }
+        }
+    }
+
     public func recordHistory(person: PersonID, key: String) async throws -> [SealedRecord] {
         try await read { db in
             try await db.raw("""
