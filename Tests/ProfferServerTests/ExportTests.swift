@@ -1,6 +1,9 @@
 import Crypto
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Synchronization
 import ProfferCore
 import ProfferStorage
 import ProfferTestSupport
@@ -114,6 +117,134 @@ struct ExportTests {
             let bob = try await api.signUp("bob")
             let (bobFiles, _) = try Self.unpack(try await api.call(.get, "/v1/me/export", token: bob).body)
             #expect(!bobFiles.values.contains { String(decoding: $0, as: UTF8.self).contains("alice@example.org") })
+        }
+    }
+
+    /// An export from one Proffer with history, terms, rules and prices.
+    static func exportFromFirstInstance(_ api: LiveAPI) async throws -> Data {
+        let alice = try await api.signUp("alice")
+        _ = try await api.put(alice, "identity.name.full", #""Alice Example""#)
+        _ = try await api.put(alice, "contact.email", #""alice@old.example""#)
+        _ = try await api.put(alice, "contact.email", #""alice@example.org""#)
+        _ = try await api.put(alice, "health.allergies", #"["peanuts"]"#)
+        _ = try await api.call(.delete, "/v1/me/records/health.allergies", token: alice)
+        _ = try await api.put(alice, "address.home", #"{"lines":["1 High Street"],"locality":"Bristol","country":"GB"}"#)
+        _ = try await api.call(.put, "/v1/me/terms", token: alice, json: #"{"terms":[{"id":"no-sale"},{"id":"max-retention","parameters":{"days":90}}]}"#)
+        _ = try await api.call(.post, "/v1/me/rules", token: alice, json: #"{"action":"refuse","keys":["*"],"purposes":["Marketing"],"note":"never"}"#)
+        _ = try await api.call(.put, "/v1/me/prices", token: alice, json: #"{"prices":[{"category":"contact","basis":"per-disclosure","price":{"amount":25,"currency":"EUR"}}]}"#)
+        let answer = try await api.call(.get, "/v1/me/export", token: alice)
+        #expect(answer.status == .ok)
+        return answer.body
+    }
+
+    /// Runs a first Proffer just long enough to make an export there.
+    static func exportOnAFirstInstance(_ engine: TestEngine) async throws -> Data {
+        let archive = Mutex(Data())
+        try await withLiveAPI(engine) { first in
+            let data = try await Self.exportFromFirstInstance(first)
+            archive.withLock { $0 = data }
+        }
+        return archive.withLock { $0 }
+    }
+
+    static func importBody(_ api: LiveAPI, _ token: String, _ archive: Data, sourceLocation: SourceLocation = #_sourceLocation) async throws -> LiveAPI.Answer {
+        let response = try await api.client.execute(uri: "/v1/me/import", method: .post,
+                                                    headers: [.authorization: "Bearer \(token)", .contentType: "application/zip"],
+                                                    body: ByteBuffer(bytes: archive))
+        let answer = LiveAPI.Answer(status: response.status, headers: response.headers, body: Data(response.body.readableBytesView))
+        #expect(answer.status.code < 500, "import answered \(answer.status.code): \(answer.text)", sourceLocation: sourceLocation)
+        return answer
+    }
+
+    /// Rebuilds an archive from files (to tamper with them).
+    static func zip(_ files: [String: Data]) throws -> Data {
+        let archive = try Archive(data: Data(), accessMode: .create)
+        for (path, data) in files.sorted(by: { $0.key < $1.key }) {
+            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
+                data.subdata(in: Int(position)..<Int(position) + size)
+            }
+        }
+        return try #require(archive.data)
+    }
+
+    @Test(arguments: engines)
+    func anExportImportsIntoAnotherProfferAndComesOutTheSame(engine: TestEngine) async throws {
+        let exported = try await Self.exportOnAFirstInstance(engine)
+        try await withLiveAPI(engine) { second in
+            let alice = try await second.signUp("alice2")
+            let imported = try await Self.importBody(second, alice, exported)
+            #expect(imported.status == .created, "\(imported.text)")
+            #expect(imported["records"] == .integer(3))
+            #expect(imported["versions"] == .integer(6))
+            #expect(imported.string("note")?.contains("imported the export of alice") == true)
+            // The same data, the same history, the same terms, rules and prices — under the new account's key.
+            let records = try await second.call(.get, "/v1/me/records", token: alice)
+            #expect(records.text.contains("alice@example.org") && records.text.contains("Bristol"))
+            #expect(!records.text.contains("peanuts"))
+            let history = try await second.call(.get, "/v1/me/records/contact.email/history", token: alice)
+            #expect(history.text.contains("alice@old.example"))
+            #expect(try await second.call(.get, "/v1/me/terms", token: alice).text.contains("\"days\":90"))
+            #expect(try await second.call(.get, "/v1/me/rules", token: alice).text.contains("Marketing"))
+            #expect(try await second.call(.get, "/v1/me/prices", token: alice).text.contains("\"category\":\"contact\""))
+            // Exported again, the records and their history are what was imported.
+            let (again, _) = try Self.unpack(try await second.call(.get, "/v1/me/export", token: alice).body)
+            let (original, _) = try Self.unpack(exported)
+            let strip = { (data: Data?) throws -> JSONValue in try JSONDecoder().decode(JSONValue.self, from: try #require(data)) }
+            #expect(try strip(again["records/history.json"]) == (try strip(original["records/history.json"])))
+            #expect(try strip(again["records/current.json"]) == (try strip(original["records/current.json"])))
+            #expect(again["contact.vcf"] != nil)
+            let audit = try await second.call(.get, "/v1/me/audit", token: alice)
+            #expect(audit.text.contains("account.imported"))
+            // Only into a fresh account: a second import changes nothing.
+            let twice = try await Self.importBody(second, alice, exported)
+            #expect(twice.status == .conflict)
+            #expect(try await second.call(.get, "/v1/me/records/contact.email/history", token: alice).items.count == 2)
+        }
+    }
+
+    @Test(arguments: engines)
+    func badArchivesAreRefusedAndNothingIsHalfImported(engine: TestEngine) async throws {
+        let exported = try await Self.exportOnAFirstInstance(engine)
+        let (files, _) = try Self.unpack(exported)
+        try await withLiveAPI(engine) { api in
+            let bob = try await api.signUp("bob")
+            var forged = files
+            forged["records/current.json"] = Data("[]".utf8)
+            var newer = files
+            var manifest = try JSONDecoder().decode(PersonExport.Manifest.self, from: try #require(files["manifest.json"]))
+            manifest.version = 2
+            newer["manifest.json"] = try JSONEncoder().encode(manifest)
+            var invalidValue = files
+            var badHistory = try JSONDecoder().decode([PersonExport.RecordHistory].self, from: try #require(files["records/history.json"]))
+            badHistory[0].versions[0].value = .string("not a valid value for \(badHistory[0].key) 🙃 " + String(repeating: "x", count: 5000))
+            invalidValue["records/history.json"] = try JSONEncoder().encode(badHistory)
+            manifest.version = 1
+            manifest.files = manifest.files.map { file in
+                guard let data = invalidValue[file.path] else { return file }
+                return PersonExport.ManifestFile(path: file.path, bytes: data.count, sha256: Hex.encode(Data(SHA256.hash(data: data))))
+            }
+            invalidValue["manifest.json"] = try JSONEncoder().encode(manifest)
+            let bomb = try Self.zip(["manifest.json": try #require(files["manifest.json"]), "zeros.bin": Data(count: 10 * 1024 * 1024)])
+            let huge = try Self.zip(["manifest.json": try #require(files["manifest.json"]), "huge.bin": Data(count: 17 * 1024 * 1024)])
+            let cases: [(String, Data, String)] = [
+                ("not a zip", Data("hello".utf8), "not a ZIP archive"),
+                ("truncated", exported.prefix(exported.count / 2), "ZIP"),
+                ("forged", try Self.zip(forged), "does not match its SHA-256"),
+                ("newer format", try Self.zip(newer), "newer than this Proffer reads"),
+                ("invalid value", try Self.zip(invalidValue), "is not a valid"),
+                ("zip bomb", bomb, "zip bomb"),
+                ("over the size limit", huge, "larger than 16 MiB"),
+                ("no manifest", try Self.zip(["records/history.json": Data("[]".utf8)]), "no manifest.json"),
+            ]
+            for (label, body, fragment) in cases {
+                let answer = try await Self.importBody(api, bob, body)
+                #expect(answer.status == .unprocessableContent, "\(label): \(answer.status) \(answer.text)")
+                #expect(answer.string("detail")?.contains(fragment) == true, "\(label): \(answer.text)")
+            }
+            let wrongType = try await api.call(.post, "/v1/me/import", token: bob, json: "{}")
+            #expect(wrongType.status == .unsupportedMediaType)
+            #expect(try await api.call(.get, "/v1/me/records", token: bob).items.isEmpty, "nothing was half-imported")
+            #expect(try await Self.importBody(api, bob, exported).status == .created, "after all that, a good archive still imports")
         }
     }
 

@@ -20,6 +20,8 @@ public enum AuditKind: String, Sendable, Hashable, Codable, CaseIterable {
     case disclosureRefused = "disclosure.refused"
     case periodCharged = "grant.period-charged"
     case grantSuspended = "grant.suspended"
+    /// Records, terms, rules and prices loaded from another Proffer's export.
+    case accountImported = "account.imported"
 }
 
 /// The facts of an event, before it takes its place in the chain.

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import ProfferCore
+import ProfferServer
+import ProfferStorage
+
+/// `proffer import FILE --handle H`: load a person's export (from this or another Proffer) into their fresh account.
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Load an export archive (GET /v1/me/export) into a person's fresh account.",
+        discussion: "The person signs up here first; their records with history, terms, rules and prices are loaded in one transaction, or nothing is. The same as POST /v1/me/import.")
+    @OptionGroup var options: ServerOptions
+    @Argument(help: "The ZIP archive.") var file: String
+    @Option(help: "The handle of the account to load it into.") var handle: String
+
+    func run() async throws {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        let configuration = try options.resolve()
+        let logger = options.logger(configuration)
+        let store = try await options.openStore(configuration, logger: logger)
+        do {
+            let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
+            let note = try await runtime.importArchive(data, intoHandle: handle)
+            await store.shutdown()
+            print("imported into \(handle): \(note)")
+        } catch let refusal as ImportRefusal {
+            await store.shutdown()
+            throw ValidationError("not imported: \(refusal.description)")
+        } catch DomainError.conflict(let reason) {
+            await store.shutdown()
+            throw ValidationError("not imported: \(reason)")
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+    }
+}
