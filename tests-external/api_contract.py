@@ -306,7 +306,8 @@ def stop(process: subprocess.Popen) -> None:
 def run_schemathesis(command: list[str], timeout: int, cwd: Path) -> int:
     printable = " ".join(shlex.quote(part) for part in command)
     print(f"$ {printable}", flush=True)
-    process = subprocess.Popen(command, cwd=cwd)
+    hooks = Path(__file__).resolve().parent / "schemathesis_hooks.py"
+    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, "SCHEMATHESIS_HOOKS": str(hooks)})
 
     # If we are told to stop, stop schemathesis too rather than leave it running on its own.
     def on_signal(signum: int, _frame: object) -> None:
