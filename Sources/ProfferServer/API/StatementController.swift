@@ -128,12 +128,7 @@ struct StatementController: Sendable {
     static func render(_ rows: [StatementRow], party: String, range: DateRange, request: Request, context: AppRequestContext,
                        name: (String?) -> String) throws -> Response {
         if try wantsCSV(request) {
-            var csv = CSVWriter(header: ["period", "counterpart_id", "counterpart_name", "kind", "transfers", "currency", "amount_minor_units", "amount"])
-            for row in rows {
-                let major = row.amount.formatted.split(separator: " ").first.map(String.init) ?? ""
-                csv.append([row.period, row.counterpart ?? "", name(row.counterpart), row.kind, String(row.transfers), row.amount.currency,
-                            String(row.amount.minorUnits), major])
-            }
+            let csv = Self.csv(rows, name: name)
             var headers: HTTPFields = [.contentType: "text/csv; charset=utf-8; header=present", .cacheControl: "no-store"]
             headers[.contentDisposition] = "attachment; filename=\"proffer-statement-\(range.fromText)-to-\(range.toText).csv\""
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv.text)))
@@ -149,6 +144,17 @@ struct StatementController: Sendable {
         for index in periods.indices { periods[index].totals = try totals(periods[index].lines.map(\.amount)) }
         let body = StatementDTO(party: party, from: range.fromText, to: range.toText, totals: try totals(rows.map(\.amount)), periods: periods)
         return try JSONResponse(body).response(from: request, context: context)
+    }
+
+    /// A statement as RFC 4180 CSV (also the export's `earnings.csv`).
+    static func csv(_ rows: [StatementRow], name: (String?) -> String) -> CSVWriter {
+        var csv = CSVWriter(header: ["period", "counterpart_id", "counterpart_name", "kind", "transfers", "currency", "amount_minor_units", "amount"])
+        for row in rows {
+            let major = row.amount.formatted.split(separator: " ").first.map(String.init) ?? ""
+            csv.append([row.period, row.counterpart ?? "", name(row.counterpart), row.kind, String(row.transfers), row.amount.currency,
+                        String(row.amount.minorUnits), major])
+        }
+        return csv
     }
 
     /// Sums per currency, in currency order; never mixes currencies.

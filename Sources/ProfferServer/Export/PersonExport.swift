@@ -142,11 +142,8 @@ struct PersonExport {
 
         let rows = try await services.store.statement(of: .person(person.id), from: Timestamp(millisecondsSinceEpoch: 0), to: now.adding(days: 1))
         let names = try await services.organisations(rows.compactMap { $0.counterpart.flatMap(OrganisationID.init) })
-        var csv = CSVWriter(header: ["period", "counterpart_id", "counterpart_name", "kind", "transfers", "currency", "amount_minor_units", "amount"])
-        for row in rows {
-            let name = row.counterpart.flatMap(OrganisationID.init).flatMap { names[$0]?.name } ?? "unknown organisation"
-            csv.append([row.period, row.counterpart ?? "", name, row.kind, String(row.transfers), row.amount.currency, String(row.amount.minorUnits),
-                        row.amount.formatted.split(separator: " ").first.map(String.init) ?? ""])
+        let csv = StatementController.csv(rows) { id in
+            id.flatMap(OrganisationID.init).flatMap { names[$0]?.name } ?? "unknown organisation"
         }
         files.append(("earnings.csv", Data(csv.text.utf8)))
 
