@@ -29,17 +29,31 @@ struct PricedDisclosureStoreTests {
         return try await store.grantRequest(grant, by: person.id)
     }
 
+    /// Runs `body` with two stores on one fresh database: on PostgreSQL two instances, as two servers would be;
+    /// on SQLite, where one process is the only writer, the same store twice.
+    static func withTwoInstances(_ engine: TestEngine, _ body: (ProfferStore, ProfferStore) async throws -> Void) async throws {
+        let database = try await TestDatabase.make(engine)
+        let store = try await database.openStore()
+        let other = engine == .postgres ? try await database.openStore() : store
+        do {
+            try await body(store, other)
+        } catch {
+            if engine == .postgres { await other.shutdown() }
+            await store.shutdown()
+            throw error
+        }
+        if engine == .postgres { await other.shutdown() }
+        await store.shutdown()
+    }
+
     static func count(_ store: ProfferStore, _ sql: String) async throws -> Int {
         try await store.engine.read { db in try await db.raw(SQLQueryString(sql)).first()?.decode(column: "n", as: Int.self) ?? -1 }
     }
 
     @Test(arguments: engines)
     func racingDisclosuresSpendExactlyTheAffordableCents(engine: TestEngine) async throws {
-        let database = try await TestDatabase.make(engine)
-        let store = try await database.openStore()
         // On PostgreSQL a second instance races the first over the same wallet, as two servers would.
-        let other = engine == .postgres ? try await database.openStore() : store
-        do {
+        try await Self.withTwoInstances(engine) { store, other in
             let organisation = try await StoreContractTests.makeOrganisation(store)
             let price = Money(minorUnits: 30, currency: "EUR")
             var grants: [Grant] = []
@@ -80,13 +94,7 @@ struct PricedDisclosureStoreTests {
             for grant in grants {
                 #expect(AuditChainVerifier.verify(try await StoreContractTests.fullChain(store, grant.personID)).isValid)
             }
-        } catch {
-            if engine == .postgres { await other.shutdown() }
-            await store.shutdown()
-            throw error
         }
-        if engine == .postgres { await other.shutdown() }
-        await store.shutdown()
     }
 
     @Test(arguments: engines)
@@ -111,11 +119,8 @@ struct PricedDisclosureStoreTests {
 
     @Test(arguments: engines)
     func aRetriedPricedReadIsChargedOnce(engine: TestEngine) async throws {
-        let database = try await TestDatabase.make(engine)
-        let store = try await database.openStore()
         // On PostgreSQL a second instance retries the same reads, as a client's retry may reach another server.
-        let second = engine == .postgres ? try await database.openStore() : store
-        do {
+        try await Self.withTwoInstances(engine) { store, second in
             let organisation = try await StoreContractTests.makeOrganisation(store)
             let person = try await StoreContractTests.makePerson(store)
             let grant = try await Self.pricedGrant(store, organisation, person, offer: .price(.perDisclosure, Money(minorUnits: 20, currency: "EUR")))
@@ -151,13 +156,7 @@ struct PricedDisclosureStoreTests {
             #expect(try await Self.count(store, "SELECT COUNT(*) AS n FROM disclosure_retries") == 10)
             let report = try await store.checkLedger()
             #expect(report.isValid, "\(report.problems)")
-        } catch {
-            if engine == .postgres { await second.shutdown() }
-            await store.shutdown()
-            throw error
         }
-        if engine == .postgres { await second.shutdown() }
-        await store.shutdown()
     }
 
     @Test(arguments: engines)
@@ -264,10 +263,7 @@ struct PricedDisclosureStoreTests {
 
     @Test(arguments: engines)
     func concurrentChargeRunsChargeEachPeriodOnce(engine: TestEngine) async throws {
-        let database = try await TestDatabase.make(engine)
-        let store = try await database.openStore()
-        let other = engine == .postgres ? try await database.openStore() : store
-        do {
+        try await Self.withTwoInstances(engine) { store, other in
             let organisation = try await StoreContractTests.makeOrganisation(store)
             try await Self.fund(store, organisation, 100_000)
             let t0 = try #require(Timestamp(rfc3339: "2026-03-01T00:00:00Z"))
@@ -287,12 +283,6 @@ struct PricedDisclosureStoreTests {
             #expect(try await Self.count(store, "SELECT COUNT(*) AS n FROM ledger_transfers WHERE kind = 'period-charge'") == 24)
             #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 100_000 - 24 * 700, currency: "EUR")])
             #expect(try await store.checkLedger().isValid)
-        } catch {
-            if engine == .postgres { await other.shutdown() }
-            await store.shutdown()
-            throw error
         }
-        if engine == .postgres { await other.shutdown() }
-        await store.shutdown()
     }
 }

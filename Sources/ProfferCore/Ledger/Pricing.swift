@@ -264,15 +264,18 @@ extension Money {
     }
 
     /// The amount in major units for people, e.g. "0.25 EUR", "300 JPY". Exact: built from the integer.
-    public var formatted: String {
+    public var formatted: String { "\(decimal) \(currency)" }
+
+    /// The amount in major units without the currency, e.g. "0.25", "-0.80", "300" (for CSV).
+    public var decimal: String {
         let digits = ISO4217.minorUnits(of: currency) ?? 2
-        guard digits > 0 else { return "\(minorUnits) \(currency)" }
+        guard digits > 0 else { return String(minorUnits) }
         let magnitude = minorUnits.magnitude
         var divisor: UInt64 = 1
         for _ in 0..<digits { divisor *= 10 }
         let fraction = String(magnitude % divisor)
         let padded = String(repeating: "0", count: digits - fraction.count) + fraction
-        return "\(minorUnits < 0 ? "-" : "")\(magnitude / divisor).\(padded) \(currency)"
+        return "\(minorUnits < 0 ? "-" : "")\(magnitude / divisor).\(padded)"
     }
 }
 

@@ -40,7 +40,7 @@ struct ExportController: Sendable {
         let keyed = try await services.person(person.id)
         let account: ImportedAccount
         do {
-            account = try PersonImport(services: services).read(Data(buffer.readableBytesView), for: person, dataKey: keyed.dataKey, at: .now())
+            account = try PersonImport(services: services).read(Data(buffer.readableBytesView), dataKey: keyed.dataKey, at: .now())
         } catch let failure as PersonImport.Failure {
             throw Problem(.unprocessableContent, "invalid-archive", title: "The archive cannot be imported",
                           detail: failure.detail + "; nothing was imported")

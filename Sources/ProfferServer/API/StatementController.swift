@@ -52,11 +52,16 @@ struct StatementController: Sendable {
     @Sendable func personStatement(_ request: Request, context: AppRequestContext) async throws -> Response {
         let person = try await services.auth.person(request).person
         let range = try Self.range(request)
-        let rows = try await services.store.statement(of: .person(person.id), from: range.from, to: range.to)
-        let names = try await services.organisations(rows.compactMap { $0.counterpart.flatMap(OrganisationID.init) })
-        return try Self.render(rows, party: person.handle, range: range, request: request, context: context) { id in
-            id.flatMap(OrganisationID.init).flatMap { names[$0]?.name } ?? "unknown organisation"
-        }
+        let (rows, name) = try await Self.earnings(of: person.id, from: range.from, to: range.to, services: services)
+        return try Self.render(rows, party: person.handle, range: range, request: request, context: context, name: name)
+    }
+
+    /// A person's earnings lines, with the organisations' names to show for them (also the export's).
+    static func earnings(of person: PersonID, from: Timestamp, to: Timestamp,
+                         services: Services) async throws -> ([StatementRow], @Sendable (String?) -> String) {
+        let rows = try await services.store.statement(of: .person(person), from: from, to: to)
+        let names = try await services.organisations(rows.compactMap { $0.counterpart.flatMap(OrganisationID.init) }).mapValues(\.name)
+        return (rows, { id in id.flatMap(OrganisationID.init).flatMap { names[$0] } ?? "unknown organisation" })
     }
 
     @Sendable func organisationStatement(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -150,9 +155,8 @@ struct StatementController: Sendable {
     static func csv(_ rows: [StatementRow], name: (String?) -> String) -> CSVWriter {
         var csv = CSVWriter(header: ["period", "counterpart_id", "counterpart_name", "kind", "transfers", "currency", "amount_minor_units", "amount"])
         for row in rows {
-            let major = row.amount.formatted.split(separator: " ").first.map(String.init) ?? ""
             csv.append([row.period, row.counterpart ?? "", name(row.counterpart), row.kind, String(row.transfers), row.amount.currency,
-                        String(row.amount.minorUnits), major])
+                        String(row.amount.minorUnits), row.amount.decimal])
         }
         return csv
     }

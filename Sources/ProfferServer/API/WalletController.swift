@@ -35,6 +35,7 @@ struct WalletController: Sendable {
         router.get("/v1/organisation/wallet", use: ownWallet)
     }
 
+    // Both are valid field-name tokens, so the initialiser never fails; the fallback only avoids a force unwrap.
     static let idempotencyKeyField = HTTPField.Name("Idempotency-Key") ?? .cacheControl
     static let replayedField = HTTPField.Name("Idempotent-Replayed") ?? .cacheControl
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ProfferCore
 import ProfferStorage
 
 /// Everything the server needs to start, resolved from flags and environment by the `proffer` command.
@@ -27,7 +28,7 @@ public struct ServerConfiguration: Sendable {
     /// How often the background job records grants that have expired (audit entry and receipt).
     public var expirySweepSeconds: Int = 10
     /// The operator's fee on every payment for data, in basis points (500 = 5 %).
-    public var operatorFeeBasisPoints: Int = 500
+    public var operatorFeeBasisPoints: Int = FeePolicy.standard.basisPoints
     /// How often the background job charges per-month grants whose period starts.
     public var chargeIntervalSeconds: Int = 60
     /// How long before a period starts it may be charged, so access does not lapse between job runs.

@@ -140,11 +140,9 @@ struct PersonExport {
         files.append(("audit.json", try json(AuditPageDTO(person: person.handle, personId: person.id.rawValue, entries: entries, nextAfter: nil,
                                                            head: AuditHeadDTO(sequence: head.sequence, hash: head.hash)))))
 
-        let rows = try await services.store.statement(of: .person(person.id), from: Timestamp(millisecondsSinceEpoch: 0), to: now.adding(days: 1))
-        let names = try await services.organisations(rows.compactMap { $0.counterpart.flatMap(OrganisationID.init) })
-        let csv = StatementController.csv(rows) { id in
-            id.flatMap(OrganisationID.init).flatMap { names[$0]?.name } ?? "unknown organisation"
-        }
+        let (rows, name) = try await StatementController.earnings(of: person.id, from: Timestamp(millisecondsSinceEpoch: 0), to: now.adding(days: 1),
+                                                                  services: services)
+        let csv = StatementController.csv(rows, name: name)
         files.append(("earnings.csv", Data(csv.text.utf8)))
 
         let manifest = Manifest(format: Self.format, version: Self.version, exportedAt: now, person: person.handle, personId: person.id.rawValue,

@@ -27,7 +27,7 @@ struct PersonImport {
     let services: Services
 
     /// Parses and checks the archive; throws `Failure` with a plain reason.
-    func read(_ data: Data, for person: Person, dataKey: DataKey, at now: Timestamp) throws -> ImportedAccount {
+    func read(_ data: Data, dataKey: DataKey, at now: Timestamp) throws -> ImportedAccount {
         let archive: Archive
         do {
             archive = try Archive(data: data, accessMode: .read)
@@ -155,7 +155,7 @@ extension ProfferRuntime {
         let keyed = try await services.person(person.id)
         let account: ImportedAccount
         do {
-            account = try PersonImport(services: services).read(data, for: person, dataKey: keyed.dataKey, at: .now())
+            account = try PersonImport(services: services).read(data, dataKey: keyed.dataKey, at: .now())
         } catch let failure as PersonImport.Failure {
             throw ImportRefusal(failure.detail)
         }

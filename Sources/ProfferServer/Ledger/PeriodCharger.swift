@@ -13,25 +13,18 @@ struct PeriodCharger: Service {
     let logger: Logger
 
     func run() async throws {
-        let interval = Duration.seconds(services.configuration.chargeIntervalSeconds)
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                let charges = try await charge()
-                var charged = 0, unpaid = 0
-                for charge in charges {
-                    switch charge.result {
-                    case .charged: charged += 1
-                    case .suspended, .deferred: unpaid += 1
-                    case .nothingDue: break
-                    }
+        await runPeriodically(every: .seconds(services.configuration.chargeIntervalSeconds), logger: logger, failure: "period charging failed") {
+            var charged = 0, unpaid = 0
+            for charge in try await charge() {
+                switch charge.result {
+                case .charged: charged += 1
+                case .suspended, .deferred: unpaid += 1
+                case .nothingDue: break
                 }
-                if charged + unpaid > 0 {
-                    logger.info("charged per-month grants", metadata: ["charged": "\(charged)", "unpaid": "\(unpaid)"])
-                }
-            } catch {
-                logger.warning("period charging failed; will retry", metadata: ["error.type": "\(type(of: error))"])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            if charged + unpaid > 0 {
+                logger.info("charged per-month grants", metadata: ["charged": "\(charged)", "unpaid": "\(unpaid)"])
+            }
         }
     }
 

@@ -12,20 +12,8 @@ struct ExpirySweeper: Service {
     let logger: Logger
 
     func run() async throws {
-        let interval = Duration.seconds(services.configuration.expirySweepSeconds)
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await sweep()
-            } catch {
-                logger.warning("expiry sweep failed; will retry", metadata: ["error.type": "\(type(of: error))"])
-            }
-            try? await gracefulShutdownOrSleep(interval)
-        }
-    }
-
-    private func gracefulShutdownOrSleep(_ interval: Duration) async throws {
-        try await cancelWhenGracefulShutdown {
-            try await Task.sleep(for: interval)
+        await runPeriodically(every: .seconds(services.configuration.expirySweepSeconds), logger: logger, failure: "expiry sweep failed") {
+            try await sweep()
         }
     }
 

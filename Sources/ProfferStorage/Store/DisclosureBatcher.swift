@@ -177,7 +177,7 @@ actor DisclosureBatcher {
             if case .disclose(_, _, _, .ofBatchItem(let first)?) = outcomes[index], case .unpaid = outcomes[first] { outcomes[index] = outcomes[first] }
         }
 
-        let (records, snapshots) = try await sealedRecords(for: outcomes, people: people, on: db, recordCache: recordCache)
+        let (records, snapshots) = try await sealedRecords(for: outcomes, on: db, recordCache: recordCache)
         var results: [Result<Disclosure, any Error>] = []
         var entries: [AuditEntry] = []
         var transfers: [Transfer] = []
@@ -459,7 +459,7 @@ actor DisclosureBatcher {
 
     /// The sealed records the disclosures of a batch need, from the record cache where possible (SQLite);
     /// returns what was read so the cache can be filled after the commit.
-    static func sealedRecords(for outcomes: [Outcome], people: [String], on db: any SQLDatabase,
+    static func sealedRecords(for outcomes: [Outcome], on db: any SQLDatabase,
                               recordCache: RecordCache?) async throws -> ([String: [String: SealedRecord]], [RecordCache.Snapshot]) {
         var records: [String: [String: SealedRecord]] = [:]
         var snapshots: [RecordCache.Snapshot] = []
