@@ -27,6 +27,10 @@ struct Demo: AsyncParsableCommand {
         }
         // Demo accounts are throwaway: keep sign-up fast.
         configuration.bcryptCost = min(configuration.bcryptCost, 8)
+        // The demo runs on one machine: let webhooks reach a plain-http receiver on it, unless told otherwise.
+        let environment = ProcessInfo.processInfo.environment
+        if environment["PROFFER_WEBHOOK_ALLOW_PRIVATE"] == nil { configuration.webhookAllowPrivateTargets = true }
+        if environment["PROFFER_WEBHOOK_ALLOW_HTTP"] == nil { configuration.webhookAllowHTTP = true }
         let logger = options.logger(configuration)
         let store = try await options.openStore(configuration, logger: logger)
         let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)

@@ -62,7 +62,33 @@ struct ServerOptions: ParsableArguments {
             guard let seconds = Int(text), (1...86_400).contains(seconds) else { throw ValidationError("PROFFER_CHARGE_INTERVAL_SECONDS must be 1 to 86400") }
             configuration.chargeIntervalSeconds = seconds
         }
+        if let text = environment["PROFFER_WEBHOOK_TIMEOUT_SECONDS"] {
+            guard let seconds = Int(text), (1...60).contains(seconds) else { throw ValidationError("PROFFER_WEBHOOK_TIMEOUT_SECONDS must be 1 to 60") }
+            configuration.webhookTimeoutSeconds = seconds
+        }
+        if let text = environment["PROFFER_WEBHOOK_POLL_MS"] {
+            guard let millis = Int(text), (10...60_000).contains(millis) else { throw ValidationError("PROFFER_WEBHOOK_POLL_MS must be 10 to 60000") }
+            configuration.webhookPollMilliseconds = millis
+        }
+        if let text = environment["PROFFER_WEBHOOK_RETRY_SCHEDULE"] {
+            guard let schedule = RetrySchedule(parsing: text), schedule.delaysSeconds.count <= 50 else {
+                throw ValidationError("PROFFER_WEBHOOK_RETRY_SCHEDULE must be 1 to 50 comma-separated positive numbers of seconds, e.g. 5,300,1800")
+            }
+            configuration.webhookRetrySchedule = schedule
+        }
+        configuration.webhookAllowPrivateTargets = try Self.flag("PROFFER_WEBHOOK_ALLOW_PRIVATE", environment) ?? configuration.webhookAllowPrivateTargets
+        configuration.webhookAllowHTTP = try Self.flag("PROFFER_WEBHOOK_ALLOW_HTTP", environment) ?? configuration.webhookAllowHTTP
         return configuration
+    }
+
+    /// A yes/no environment variable: 1/true/yes or 0/false/no; nil when unset.
+    static func flag(_ name: String, _ environment: [String: String]) throws -> Bool? {
+        guard let text = environment[name] else { return nil }
+        switch text.lowercased() {
+        case "1", "true", "yes": return true
+        case "0", "false", "no", "": return false
+        default: throw ValidationError("\(name) must be 1 or 0")
+        }
     }
 
     func logger(_ configuration: ServerConfiguration) -> Logger {

@@ -47,6 +47,24 @@ public struct MasterKey: Sendable {
     }
 }
 
+extension MasterKey {
+    /// Seals a webhook endpoint's signing secret for storage (the server must keep it to sign, so it cannot be hashed).
+    public func sealWebhookSecret(_ secret: WebhookSecret, for endpoint: WebhookEndpointID) throws -> Data {
+        let box = try AES.GCM.seal(secret.key, using: key, authenticating: Data(("proffer-webhook-secret:" + endpoint.rawValue).utf8))
+        guard let combined = box.combined else { throw CipherError.sealFailed }
+        return combined
+    }
+
+    public func openWebhookSecret(_ sealed: Data, for endpoint: WebhookEndpointID) throws(CipherError) -> WebhookSecret {
+        do {
+            let box = try AES.GCM.SealedBox(combined: sealed)
+            return WebhookSecret(key: try AES.GCM.open(box, using: key, authenticating: Data(("proffer-webhook-secret:" + endpoint.rawValue).utf8)))
+        } catch {
+            throw CipherError.unwrapFailed
+        }
+    }
+}
+
 /// A person's unwrapped data key.
 public struct DataKey: Sendable {
     let key: SymmetricKey

@@ -37,15 +37,18 @@ public struct DataRequest: Sendable, Hashable {
     public var decisionNote: String?
     /// What the organisation offers in return for the data.
     public var offer: Offer
+    /// Whether the organisation asks to be sent new values of the keys when they change (not only told of the change).
+    public var pushValues: Bool
 
     public init(
         id: RequestID, organisationID: OrganisationID, personID: PersonID, keys: [String], purpose: String,
         retentionDays: Int, thirdParties: [ThirdParty], durationDays: Int, reason: String,
         state: State, createdAt: Timestamp, decidedAt: Timestamp?, grantID: GrantID?,
         acceptedTerms: [TermID] = [], declarations: Declarations = Declarations(), decidedBy: String? = nil, decisionNote: String? = nil,
-        offer: Offer = .nothing
+        offer: Offer = .nothing, pushValues: Bool = false
     ) {
         self.offer = offer
+        self.pushValues = pushValues
         self.acceptedTerms = acceptedTerms
         self.declarations = declarations
         self.decidedBy = decidedBy
@@ -131,12 +134,17 @@ public struct Grant: Sendable, Hashable {
     public var paidUntil: Timestamp?
     /// When a per-month grant was suspended for want of payment; nil while paid up.
     public var suspendedAt: Timestamp?
+    /// Whether the organisation is sent new values of the granted keys when they change; otherwise it is only told
+    /// which key changed, and reads the value (an audited disclosure) if it needs it.
+    public var pushValues: Bool
 
     public init(
         id: GrantID, requestID: RequestID, organisationID: OrganisationID, personID: PersonID, keys: [String],
         purpose: String, retentionDays: Int, thirdParties: [ThirdParty], createdAt: Timestamp,
-        expiresAt: Timestamp, revokedAt: Timestamp?, offer: Offer = .nothing, paidUntil: Timestamp? = nil, suspendedAt: Timestamp? = nil
+        expiresAt: Timestamp, revokedAt: Timestamp?, offer: Offer = .nothing, paidUntil: Timestamp? = nil, suspendedAt: Timestamp? = nil,
+        pushValues: Bool = false
     ) {
+        self.pushValues = pushValues
         self.offer = offer
         self.paidUntil = paidUntil
         self.suspendedAt = suspendedAt

@@ -68,6 +68,9 @@ public enum TokenTag: IdentifierTag { public static let prefix = "tok" }
 public enum RuleTag: IdentifierTag { public static let prefix = "rul" }
 public enum ReceiptTag: IdentifierTag { public static let prefix = "rct" }
 public enum TransferTag: IdentifierTag { public static let prefix = "trf" }
+public enum WebhookEndpointTag: IdentifierTag { public static let prefix = "whe" }
+/// Standard Webhooks calls an event a message, and its id `msg_…`.
+public enum WebhookEventTag: IdentifierTag { public static let prefix = "msg" }
 
 public typealias PersonID = Identifier<PersonTag>
 public typealias OrganisationID = Identifier<OrganisationTag>
@@ -77,3 +80,5 @@ public typealias TokenID = Identifier<TokenTag>
 public typealias RuleID = Identifier<RuleTag>
 public typealias ReceiptID = Identifier<ReceiptTag>
 public typealias TransferID = Identifier<TransferTag>
+public typealias WebhookEndpointID = Identifier<WebhookEndpointTag>
+public typealias WebhookEventID = Identifier<WebhookEventTag>

@@ -118,8 +118,11 @@ struct RequestDTO: Codable, Sendable {
     /// The decision in plain words.
     var decision: String?
     var offer: Offer
+    /// Whether the organisation asks to be sent new values when they change (webhook `record.updated`).
+    var pushValues: Bool
 
     init(_ request: DataRequest, organisation: Organisation, personHandle: String) {
+        pushValues = request.pushValues
         acceptedTerms = request.acceptedTerms
         tracking = request.declarations.tracking
         sale = request.declarations.sale
@@ -161,8 +164,11 @@ struct GrantDTO: Codable, Sendable {
     /// Per-month grants: paid up to here.
     var paidUntil: Timestamp?
     var suspendedAt: Timestamp?
+    /// Whether new values of the granted keys are pushed to the organisation when they change.
+    var pushValues: Bool
 
     init(_ grant: Grant, organisation: Organisation, personHandle: String, now: Timestamp = .now()) {
+        pushValues = grant.pushValues
         offer = grant.offer
         paidUntil = grant.paidUntil
         suspendedAt = grant.suspendedAt

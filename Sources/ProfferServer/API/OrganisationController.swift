@@ -23,8 +23,10 @@ struct OrganisationController: Sendable {
         var automatedDecisions: Bool?
         /// What the organisation offers in return; validated by `Offer.parse`.
         var offer: JSONValue?
+        /// Ask to be sent new values of the granted keys when they change, not only told of the change.
+        var pushValues: Bool?
         static let fields: Set<String> = ["person", "keys", "purpose", "retentionDays", "thirdParties", "durationDays", "reason",
-                                          "acceptedTerms", "tracking", "sale", "automatedDecisions", "offer"]
+                                          "acceptedTerms", "tracking", "sale", "automatedDecisions", "offer", "pushValues"]
 
         static func checkShape(_ object: [String: JSONValue]) -> [FieldError] {
             guard case .array(let parties)? = object["thirdParties"] else { return [] }
@@ -78,7 +80,7 @@ struct OrganisationController: Sendable {
             durationDays: body.durationDays, reason: body.reason, state: .pending, createdAt: now, decidedAt: nil, grantID: nil,
             acceptedTerms: body.acceptedTerms ?? [],
             declarations: Declarations(tracking: body.tracking ?? false, sale: body.sale ?? false, automatedDecisions: body.automatedDecisions ?? false),
-            offer: offer
+            offer: offer, pushValues: body.pushValues ?? false
         )
         let decision = services.evaluator.decide(
             terms: try await services.proffered(by: person.id), rules: try await services.store.rules(of: person.id),

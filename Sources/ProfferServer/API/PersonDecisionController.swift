@@ -11,7 +11,9 @@ struct PersonDecisionController: Sendable {
     struct GrantDecision: RequestBody {
         var keys: [String]?
         var durationDays: Int?
-        static let fields: Set<String> = ["keys", "durationDays"]
+        /// `false` declines to have new values pushed to the organisation (it is then only told a key changed).
+        var pushValues: Bool?
+        static let fields: Set<String> = ["keys", "durationDays", "pushValues"]
     }
 
     struct Refusal: RequestBody {
@@ -77,7 +79,7 @@ struct PersonDecisionController: Sendable {
         }
         if !errors.isEmpty { throw Problem.validation(ValidationFailure(errors)) }
         let now = Timestamp.now()
-        let grant = services.grant(of: found, keys: keys, days: days, at: now)
+        let grant = services.grant(of: found, keys: keys, days: days, pushValues: body.pushValues ?? true, at: now)
         guard let organisation = try await services.store.organisation(id: found.organisationID) else { throw Problem.notFound("you have no request \(found.id)") }
         var decided = found
         decided.decide(.granted, by: "person", note: nil, at: now)

@@ -35,7 +35,8 @@ public func buildApplication(
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Proffer"),
-        services: [ExpirySweeper(services: services, logger: logger), PeriodCharger(services: services, logger: logger)],
+        services: [ExpirySweeper(services: services, logger: logger), PeriodCharger(services: services, logger: logger),
+                   WebhookDispatcher(services: services, logger: logger)],
         logger: logger
     )
     return ProfferRuntime(application: application, store: store, keys: keys, configuration: configuration, services: services)
@@ -57,6 +58,7 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer) -> Router<AppR
     WalletController(services: services).addRoutes(to: router)
     StatementController(services: services).addRoutes(to: router)
     ExportController(services: services).addRoutes(to: router)
+    WebhookController(services: services).addRoutes(to: router)
     return router
 }
 

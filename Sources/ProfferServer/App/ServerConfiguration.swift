@@ -33,6 +33,16 @@ public struct ServerConfiguration: Sendable {
     public var chargeIntervalSeconds: Int = 60
     /// How long before a period starts it may be charged, so access does not lapse between job runs.
     public var chargeLookaheadSeconds: Int = 300
+    /// How often the webhook dispatcher looks for deliveries that are due.
+    public var webhookPollMilliseconds: Int = 500
+    /// The deadline for one webhook attempt (connect, send, answer).
+    public var webhookTimeoutSeconds: Int = 10
+    /// The delays between attempts of a failing delivery; after the last, it is marked failed.
+    public var webhookRetrySchedule: RetrySchedule = .standard
+    /// Whether webhooks may go to loopback and private addresses (tests, a demo on one machine). Off by default.
+    public var webhookAllowPrivateTargets: Bool = false
+    /// Whether webhook endpoints may use plain http. Off by default (production): endpoints must use https.
+    public var webhookAllowHTTP: Bool = false
 
     public init() {}
 

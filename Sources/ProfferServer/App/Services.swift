@@ -34,11 +34,13 @@ struct Services: Sendable {
                              grantID: grant?.id, event: event, kid: receiptSigner.activeKid, jws: jws, issuedAt: now)
     }
 
-    /// A grant for (part of) a request, from now for `days` days, at the price the request offered.
-    func grant(of request: DataRequest, keys: [String], days: Int, at now: Timestamp) -> Grant {
+    /// A grant for (part of) a request, from now for `days` days, at the price the request offered. New values are pushed
+    /// to the organisation when it asked for that and the person did not decline it.
+    func grant(of request: DataRequest, keys: [String], days: Int, pushValues: Bool = true, at now: Timestamp) -> Grant {
         Grant(id: .generate(), requestID: request.id, organisationID: request.organisationID, personID: request.personID,
               keys: request.keys.filter(keys.contains), purpose: request.purpose, retentionDays: request.retentionDays,
-              thirdParties: request.thirdParties, createdAt: now, expiresAt: now.adding(days: days), revokedAt: nil, offer: request.offer)
+              thirdParties: request.thirdParties, createdAt: now, expiresAt: now.adding(days: days), revokedAt: nil, offer: request.offer,
+              pushValues: request.pushValues && pushValues)
     }
 
     /// A person's handle and data key, cached after the first look-up.

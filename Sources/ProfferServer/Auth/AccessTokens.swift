@@ -10,6 +10,7 @@ enum OrganisationScope: String, CaseIterable, Sendable {
     case requestsRead = "requests:read"
     case grantsRead = "grants:read"
     case dataRead = "data:read"
+    case webhooksManage = "webhooks:manage"
 
     static var all: String { allCases.map(\.rawValue).joined(separator: " ") }
 }

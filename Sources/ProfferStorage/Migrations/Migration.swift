@@ -28,6 +28,7 @@ public enum Migrator {
         Migration0006CreateTermsRulesReceipts.migration,
         Migration0007CreateLedger.migration,
         Migration0008AddPrices.migration,
+        Migration0009CreateWebhooks.migration,
     ]
 
     /// The newest schema version this build knows.

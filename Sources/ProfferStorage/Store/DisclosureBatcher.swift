@@ -21,9 +21,12 @@ extension ProfferStore {
     ///
     /// With an `idempotencyKey`, a priced read is charged once: a retry with the same key (for the same grant and
     /// keys) discloses again without charging; the same key for another read is refused.
+    ///
+    /// `channel` says how the data leaves when it is not an ordinary read (a webhook push), for the audit entry.
     public func disclose(grant: GrantID, organisation: OrganisationID, keys: [String]? = nil, idempotencyKey: String? = nil,
-                         at now: Timestamp) async throws -> Disclosure {
-        try await disclosures.submit(.init(grantID: grant, organisationID: organisation, keys: keys, idempotencyKey: idempotencyKey, at: now))
+                         channel: String? = nil, at now: Timestamp) async throws -> Disclosure {
+        try await disclosures.submit(.init(grantID: grant, organisationID: organisation, keys: keys, idempotencyKey: idempotencyKey,
+                                           channel: channel, at: now))
     }
 }
 
@@ -36,6 +39,7 @@ actor DisclosureBatcher {
         let organisationID: OrganisationID
         let keys: [String]?
         let idempotencyKey: String?
+        var channel: String? = nil
         let at: Timestamp
 
         var idempotencyScope: String { "disclosure:\(organisationID.rawValue)" }
@@ -213,9 +217,10 @@ actor DisclosureBatcher {
                 case .ofBatchItem(let index)?: firstPaid[index]
                 case nil: nil
                 }
-                let note: String? = if let original { "retry of disclosure \(original) under its Idempotency-Key; not charged again" } else { price.map { "paid \($0.formatted)" } }
+                let paymentNote: String? = if let original { "retry of disclosure \(original) under its Idempotency-Key; not charged again" } else { price.map { "paid \($0.formatted)" } }
+                let note = [item.channel, paymentNote].compactMap { $0 }.joined(separator: "; ")
                 let entry = append(AuditEvent(kind: .disclosure, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
-                                              grantID: grant.id, keys: sealed.map(\.key), note: note, at: item.at),
+                                              grantID: grant.id, keys: sealed.map(\.key), note: note.isEmpty ? nil : note, at: item.at),
                                    for: grant.personID)
                 if let original { retries.append((grant.personID.rawValue, entry.sequence, original)) }
                 if price != nil, retry == nil, let key = item.idempotencyKey, paidKeys.contains(index) {

@@ -109,6 +109,10 @@ extension ProfferStore {
                                keys: grant.keys, note: "suspended: the organisation could not pay \(amount.formatted) for \(span)", at: now),
                     for: grant.personID, on: db, kind: kind)
                 grant.suspendedAt = now
+                try await emitGrantChange(.grantSuspended, of: grant, extra: [
+                    "suspendedAt": .string(now.rfc3339), "amountDue": amount.json,
+                    "periodStart": .string(period.start.rfc3339), "periodEnd": .string(period.end.rfc3339),
+                ], at: now, on: db)
             }
             return PeriodCharge(grant: grant, result: .suspended(amount, period))
         }

@@ -152,6 +152,7 @@ extension ProfferStore {
                            grantID: grant.id, keys: grant.keys, note: "expired at \(grant.expiresAt)", at: now),
                 for: grant.personID, on: db, kind: kind)
             try await Self.insertReceipt(receipt, on: db)
+            try await Self.emitGrantChange(.grantExpired, of: grant, extra: ["expiredAt": .string(grant.expiresAt.rfc3339)], at: now, on: db)
             return true
         }
     }

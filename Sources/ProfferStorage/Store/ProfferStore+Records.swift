@@ -27,6 +27,7 @@ extension ProfferStore {
             _ = try await Self.appendAudit(
                 AuditEvent(kind: .recordPut, actor: "person", keys: [key], note: "version \(version)", at: now),
                 for: person, on: db, kind: kind)
+            try await Self.emitRecordChange(person: person, key: key, version: version, deleted: false, at: now, on: db)
             return SealedRecord(key: key, version: version, ciphertext: ciphertext, changedAt: now)
         }
     }
@@ -49,6 +50,7 @@ extension ProfferStore {
             _ = try await Self.appendAudit(
                 AuditEvent(kind: .recordDeleted, actor: "person", keys: [key], note: "deleted (version \(version))", at: now),
                 for: person, on: db, kind: kind)
+            try await Self.emitRecordChange(person: person, key: key, version: version, deleted: true, at: now, on: db)
         }
     }
 

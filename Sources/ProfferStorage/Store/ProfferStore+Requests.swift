@@ -35,14 +35,15 @@ extension ProfferStore {
             try await db.raw("""
                 INSERT INTO requests (id, organisation_id, person_id, keys, purpose, retention_days, third_parties,
                                       duration_days, reason, state, created_at, decided_at, grant_id,
-                                      accepted_terms, declarations, decided_by, decision_note, offer)
+                                      accepted_terms, declarations, decided_by, decision_note, offer, push_values)
                 VALUES (\(bind: request.id.rawValue), \(bind: request.organisationID.rawValue), \(bind: request.personID.rawValue),
                         \(bind: JSONColumn.encode(request.keys)), \(bind: request.purpose), \(bind: request.retentionDays),
                         \(bind: JSONColumn.encode(request.thirdParties)), \(bind: request.durationDays), \(bind: request.reason),
                         \(bind: request.state.rawValue), \(bind: request.createdAt.millisecondsSinceEpoch),
                         \(bind: request.decidedAt?.millisecondsSinceEpoch), \(bind: grant?.id.rawValue),
                         \(bind: JSONColumn.encode(request.acceptedTerms)), \(bind: JSONColumn.encode(request.declarations)),
-                        \(bind: request.decidedBy), \(bind: request.decisionNote), \(bind: JSONColumn.encode(request.offer)))
+                        \(bind: request.decidedBy), \(bind: request.decisionNote), \(bind: JSONColumn.encode(request.offer)),
+                        \(bind: request.pushValues ? 1 : 0))
                 """).run()
             _ = try await Self.appendAudit(
                 AuditEvent(kind: .requestReceived, actor: "organisation:\(request.organisationID)", organisationID: request.organisationID,
@@ -62,6 +63,9 @@ extension ProfferStore {
                     for: request.personID, on: db, kind: kind)
             }
             if let receipt { try await Self.insertReceipt(receipt, on: db) }
+            if request.state != .pending {
+                try await Self.emitDecision(of: request, grant: grant, at: request.decidedAt ?? request.createdAt, on: db)
+            }
         }
     }
 
@@ -101,6 +105,9 @@ extension ProfferStore {
                 for: person, on: db, kind: kind)
             let charged = try await Self.chargePeriod(of: grant, at: grant.createdAt, on: db, kind: kind, fees: fees)
             if let receipt { try await Self.insertReceipt(receipt, on: db) }
+            var decided = request
+            decided.decide(.granted, by: decidedBy, note: note, at: grant.createdAt)
+            try await Self.emitDecision(of: decided, grant: charged.grant, at: grant.createdAt, on: db)
             return charged.grant
         }
     }
@@ -108,12 +115,12 @@ extension ProfferStore {
     static func insertGrant(_ grant: Grant, on db: any SQLDatabase) async throws {
         try await db.raw("""
             INSERT INTO grants (id, request_id, organisation_id, person_id, keys, purpose, retention_days, third_parties,
-                                created_at, expires_at, revoked_at, offer, price_basis, paid_until, suspended_at)
+                                created_at, expires_at, revoked_at, offer, price_basis, paid_until, suspended_at, push_values)
             VALUES (\(bind: grant.id.rawValue), \(bind: grant.requestID.rawValue), \(bind: grant.organisationID.rawValue),
                     \(bind: grant.personID.rawValue), \(bind: JSONColumn.encode(grant.keys)), \(bind: grant.purpose), \(bind: grant.retentionDays),
                     \(bind: JSONColumn.encode(grant.thirdParties)), \(bind: grant.createdAt.millisecondsSinceEpoch),
                     \(bind: grant.expiresAt.millisecondsSinceEpoch), NULL, \(bind: JSONColumn.encode(grant.offer)),
-                    \(bind: grant.offer.price?.basis.rawValue), NULL, NULL)
+                    \(bind: grant.offer.price?.basis.rawValue), NULL, NULL, \(bind: grant.pushValues ? 1 : 0))
             """).run()
     }
 
@@ -133,10 +140,8 @@ extension ProfferStore {
                            keys: request.keys, note: note.map { "refused: \($0)" } ?? "refused", at: now),
                 for: person, on: db, kind: kind)
             if let receipt { try await Self.insertReceipt(receipt, on: db) }
-            request.state = .refused
-            request.decidedAt = now
-            request.decidedBy = "person"
-            request.decisionNote = note
+            request.decide(.refused, by: "person", note: note, at: now)
+            try await Self.emitDecision(of: request, grant: nil, at: now, on: db)
             return request
         }
     }
@@ -170,7 +175,8 @@ extension ProfferStore {
             declarations: try JSONColumn.decode(Declarations.self, try row.decode(column: "declarations", as: String.self)),
             decidedBy: try row.optional("decided_by", as: String.self),
             decisionNote: try row.optional("decision_note", as: String.self),
-            offer: try JSONColumn.decode(Offer.self, try row.decode(column: "offer", as: String.self))
+            offer: try JSONColumn.decode(Offer.self, try row.decode(column: "offer", as: String.self)),
+            pushValues: try row.decode(column: "push_values", as: Int.self) != 0
         )
     }
 
@@ -209,6 +215,7 @@ extension ProfferStore {
                 for: person, on: db, kind: kind)
             if let receipt { try await Self.insertReceipt(receipt, on: db) }
             grant.revokedAt = now
+            try await Self.emitGrantChange(.grantRevoked, of: grant, extra: ["revokedAt": .string(now.rfc3339)], at: now, on: db)
             return grant
         }
     }
@@ -228,7 +235,8 @@ extension ProfferStore {
             revokedAt: try row.optionalTimestamp("revoked_at"),
             offer: try JSONColumn.decode(Offer.self, try row.decode(column: "offer", as: String.self)),
             paidUntil: try row.optionalTimestamp("paid_until"),
-            suspendedAt: try row.optionalTimestamp("suspended_at")
+            suspendedAt: try row.optionalTimestamp("suspended_at"),
+            pushValues: try row.decode(column: "push_values", as: Int.self) != 0
         )
     }
 }

@@ -1,0 +1,136 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ProfferCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Sends one webhook attempt and says what came of it, without ever throwing: the receiver's status, or why there
+/// was none. Outbound requests are bounded: a connect timeout, a deadline for the whole exchange, no redirects
+/// followed, at most `maxResponseBytes` of the answer read (and then discarded — only the status matters), and no
+/// target that resolves to a loopback, private or otherwise non-public address unless the operator allows them.
+struct WebhookSender: Sendable {
+    struct Result: Sendable, Equatable {
+        var status: Int?
+        var error: String?
+    }
+
+    static let maxResponseBytes = 64 * 1024
+
+    let client: HTTPClient
+    let timeout: TimeAmount
+    let allowPrivateTargets: Bool
+
+    init(timeoutSeconds: Int, allowPrivateTargets: Bool) {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(Int64(min(timeoutSeconds, 5))), read: .seconds(Int64(timeoutSeconds)))
+        configuration.decompression = .disabled
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.timeout = .seconds(Int64(timeoutSeconds))
+        self.allowPrivateTargets = allowPrivateTargets
+    }
+
+    func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    func send(to target: String, headers: [(String, String)], body: ByteBuffer) async -> Result {
+        guard case .success(let url) = WebhookURL.parse(target, requireHTTPS: false) else {
+            return Result(status: nil, error: "the endpoint URL is not valid")
+        }
+        if !allowPrivateTargets {
+            if let refusal = await Self.forbiddenAddress(of: url) { return Result(status: nil, error: refusal) }
+        }
+        var request = HTTPClientRequest(url: target)
+        request.method = .POST
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(body)
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            // Read (and drop) a bounded amount of the answer so the connection can be reused; never more.
+            var read = 0
+            for try await chunk in response.body {
+                read += chunk.readableBytes
+                if read > Self.maxResponseBytes { break }
+            }
+            let status = Int(response.status.code)
+            if (300..<400).contains(status) {
+                return Result(status: status, error: "the endpoint answered with a redirect (\(status)); redirects are not followed")
+            }
+            return Result(status: status, error: (200..<300).contains(status) ? nil : "the endpoint answered \(status)")
+        } catch let error as HTTPClientError {
+            return Result(status: nil, error: Self.describe(error))
+        } catch {
+            return Result(status: nil, error: "the request failed (\(type(of: error)))")
+        }
+    }
+
+    private static func describe(_ error: HTTPClientError) -> String {
+        switch error {
+        case .deadlineExceeded, .readTimeout: "no answer within the timeout"
+        case .connectTimeout: "could not connect within the timeout"
+        case .remoteConnectionClosed: "the endpoint closed the connection"
+        default: "the request failed (\(error.shortDescription))"
+        }
+    }
+
+    /// Why the URL's host may not be sent to (nil when every address it resolves to is public).
+    static func forbiddenAddress(of url: WebhookURL) async -> String? {
+        if url.isLocalName { return "refused: \(url.host) is this machine (set PROFFER_WEBHOOK_ALLOW_PRIVATE=1 to allow)" }
+        let addresses: [[UInt8]]
+        do {
+            addresses = try await NIOThreadPool.singleton.runIfActive { try resolve(url.host) }
+        } catch {
+            return "the endpoint's host name could not be resolved"
+        }
+        if addresses.isEmpty { return "the endpoint's host name could not be resolved" }
+        for address in addresses {
+            if case .forbidden(let why) = NetworkAddressClass(bytes: address) {
+                return "refused: the endpoint's host resolves to a \(why) address (set PROFFER_WEBHOOK_ALLOW_PRIVATE=1 to allow)"
+            }
+        }
+        return nil
+    }
+
+    struct ResolutionFailed: Error {}
+
+    /// Every address a host name (or literal address) resolves to, as 4 or 16 bytes.
+    static func resolve(_ host: String) throws -> [[UInt8]] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        #if canImport(Glibc)
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        #else
+        hints.ai_socktype = SOCK_STREAM
+        #endif
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else { throw ResolutionFailed() }
+        defer { freeaddrinfo(first) }
+        var addresses: [[UInt8]] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            if let sockaddr = info.pointee.ai_addr {
+                switch info.pointee.ai_family {
+                case AF_INET:
+                    sockaddr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
+                        withUnsafeBytes(of: v4.pointee.sin_addr) { addresses.append(Array($0)) }
+                    }
+                case AF_INET6:
+                    sockaddr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
+                        withUnsafeBytes(of: v6.pointee.sin6_addr) { addresses.append(Array($0)) }
+                    }
+                default: break
+                }
+            }
+            cursor = info.pointee.ai_next
+        }
+        return addresses
+    }
+}
