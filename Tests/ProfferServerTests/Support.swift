@@ -115,13 +115,15 @@ struct LiveAPI: Sendable {
 }
 
 /// Builds a real server on a fresh database of `engine`, runs `body` against it over HTTP, and tears it down.
-func withLiveAPI(_ engine: TestEngine, _ body: @Sendable (LiveAPI) async throws -> Void) async throws {
+func withLiveAPI(_ engine: TestEngine, configure: (inout ServerConfiguration) -> Void = { _ in },
+                 _ body: @Sendable (LiveAPI) async throws -> Void) async throws {
     let database = try await TestDatabase.make(engine)
     let store = try await database.openStore()
     var configuration = ServerConfiguration()
     configuration.port = 0
     configuration.dataDirectory = database.directory.path
     configuration.bcryptCost = 4
+    configure(&configuration)
     do {
         let runtime = try await buildApplication(configuration: configuration, store: store, logger: TestDatabase.logger)
         try await runtime.application.test(.live) { client in

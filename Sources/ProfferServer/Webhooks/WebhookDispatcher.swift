@@ -10,21 +10,17 @@ import ServiceLifecycle
 /// (exponential back-off with jitter) or marks the delivery delivered or, after the last retry, failed.
 struct WebhookDispatcher: Service {
     let services: Services
-    let sender: WebhookSender
     let logger: Logger
     /// How many deliveries one claim takes, sent concurrently.
     let batchSize = 32
 
-    init(services: Services, logger: Logger) {
-        self.services = services
-        self.logger = logger
-        self.sender = WebhookSender(timeoutSeconds: services.configuration.webhookTimeoutSeconds,
-                                    allowPrivateTargets: services.configuration.webhookAllowPrivateTargets)
-    }
-
+    /// Runs until graceful shutdown. The HTTP client lives only as long as this loop, so a server built but never
+    /// run (tests, tools) holds none.
     func run() async throws {
+        let sender = WebhookSender(timeoutSeconds: services.configuration.webhookTimeoutSeconds,
+                                   allowPrivateTargets: services.configuration.webhookAllowPrivateTargets)
         await runPeriodically(every: .milliseconds(services.configuration.webhookPollMilliseconds), logger: logger, failure: "webhook delivery failed") {
-            let sent = try await deliverDue()
+            let sent = try await deliverDue(with: sender)
             if sent > 0 { logger.debug("webhook attempts made", metadata: ["attempts": "\(sent)"]) }
         }
         await sender.shutdown()
@@ -32,7 +28,7 @@ struct WebhookDispatcher: Service {
 
     /// Makes every attempt due now; returns how many were made.
     @discardableResult
-    func deliverDue() async throws -> Int {
+    func deliverDue(with sender: WebhookSender) async throws -> Int {
         var made = 0
         while !Task.isShuttingDownGracefully {
             // The lease outlasts the attempt's deadline, so a live worker always reports before anyone else may claim.
@@ -41,7 +37,7 @@ struct WebhookDispatcher: Service {
             if claims.isEmpty { break }
             await withTaskGroup(of: Void.self) { group in
                 for claim in claims {
-                    group.addTask { await attempt(claim) }
+                    group.addTask { await attempt(claim, with: sender) }
                 }
             }
             made += claims.count
@@ -51,7 +47,7 @@ struct WebhookDispatcher: Service {
     }
 
     /// One attempt of one delivery, reported to the store whatever happens.
-    func attempt(_ claim: ClaimedDelivery) async {
+    func attempt(_ claim: ClaimedDelivery, with sender: WebhookSender) async {
         let started = Timestamp.now()
         let clock = ContinuousClock.now
         var result: WebhookSender.Result
