@@ -67,6 +67,8 @@ struct WebhookSender: Sendable {
             return Result(status: status, error: (200..<300).contains(status) ? nil : "the endpoint answered \(status)")
         } catch let error as HTTPClientError {
             return Result(status: nil, error: Self.describe(error))
+        } catch let error as IOError {
+            return Result(status: nil, error: "could not connect: \(String(cString: strerror(error.errnoCode)).lowercased())")
         } catch {
             return Result(status: nil, error: "the request failed (\(type(of: error)))")
         }
