@@ -101,10 +101,10 @@ enum DemoBanner {
           curl -s \(c.base_url)/v1/me/earnings -H "Authorization: Bearer $CAROL"
           curl -s "\(c.base_url)/v1/me/statement?format=csv" -H "Authorization: Bearer $CAROL"
 
-        Webhooks: have the bank told when alice changes her email (start any receiver on port 9000 first; the
+        Webhooks: have the bank told when carol changes her email (start any receiver on port 9000 first; the
         demo lets webhooks reach this machine over plain http), then look at the delivery log:
           curl -s -X POST \(c.base_url)/v1/organisation/webhooks -H "Authorization: Bearer $BANK" -H 'Content-Type: application/json' -d '{"url":"http://127.0.0.1:9000/hook","events":["record.updated","grant.revoked"]}'
-          curl -s -X PUT \(c.base_url)/v1/me/records/contact.email -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' -d '{"value":"alice@new.example"}'
+          curl -s -X PUT \(c.base_url)/v1/me/records/contact.email -H "Authorization: Bearer $CAROL" -H 'Content-Type: application/json' -d '{"value":"carol@new.example"}'
           curl -s \(c.base_url)/v1/organisation/webhooks/deliveries -H "Authorization: Bearer $BANK"
 
         The API document: \(c.base_url)/openapi.json
