@@ -213,4 +213,44 @@ struct WebhookOutboxStoreTests {
             #expect(try await store.webhookDeliveries(of: organisation.id).count == 2)
         }
     }
+
+    @Test(arguments: engines)
+    func expiryAndSuspensionAreEventsOfTheirOwnTransactions(engine: TestEngine) async throws {
+        try await Self.withStore(engine) { store in
+            let person = try await StoreContractTests.makePerson(store)
+            let organisation = try await StoreContractTests.makeOrganisation(store)
+            _ = try await Self.endpoint(store, organisation, [.grantExpired, .grantSuspended])
+            // A grant already past its end: the expiry job records it once, with its event.
+            let then = Timestamp.now().adding(days: -40)
+            let request = DataRequest(id: .generate(), organisationID: organisation.id, personID: person.id, keys: ["contact.email"],
+                                      purpose: "ServiceProvision", retentionDays: 30, thirdParties: [], durationDays: 30, reason: "test",
+                                      state: .pending, createdAt: then, decidedAt: nil, grantID: nil)
+            try await store.createRequest(request)
+            let expired = try await store.grantRequest(Grant(id: .generate(), requestID: request.id, organisationID: organisation.id, personID: person.id,
+                                                             keys: request.keys, purpose: request.purpose, retentionDays: 30, thirdParties: [],
+                                                             createdAt: then, expiresAt: then.adding(days: 30), revokedAt: nil), by: person.id)
+            let receipt = ReceiptRecord(id: .generate(), personID: person.id, organisationID: organisation.id, requestID: request.id, grantID: expired.id,
+                                        event: .expired, kid: "k", jws: "x.y.z", issuedAt: .now())
+            #expect(try await store.recordExpiry(of: expired, receipt: receipt, at: .now()))
+            #expect(try await store.recordExpiry(of: expired, receipt: receipt, at: .now()) == false, "recorded once")
+            var events = try await Self.events(store, organisation)
+            #expect(events.map(\.type) == [.grantExpired], "subscribed to expiry and suspension only; one expiry")
+            #expect(events.first?.grantID == expired.id)
+
+            // A per-month grant whose organisation cannot pay is suspended, with its event, once.
+            let monthly = try await PricedDisclosureStoreTests.pricedGrant(store, organisation, person,
+                                                                           offer: .price(.perMonth, Money(minorUnits: 500, currency: "EUR")))
+            #expect(monthly.suspendedAt != nil, "the first month could not be paid")
+            _ = try await store.chargeDuePeriods(at: .now())
+            events = try await Self.events(store, organisation)
+            let suspended = events.filter { $0.type == .grantSuspended }
+            #expect(suspended.count == 1)
+            if case .object(let data)? = suspended.first?.payload {
+                #expect(data["amountDue"] == .object(["amount": .integer(500), "currency": .string("EUR")]))
+            } else {
+                Issue.record("no suspension payload")
+            }
+        }
+    }
+
 }
