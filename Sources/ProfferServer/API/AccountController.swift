@@ -43,29 +43,7 @@ struct AccountController: Sendable {
 
     @Sendable func signUp(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<SessionDTO> {
         let body = try await request.decodeBody(SignUp.self, context: context)
-        var errors: [FieldError] = []
-        var email = body.email
-        do {
-            if case .string(let normalised) = try Catalogue.standard.entry(for: "contact.email")?.validate(.string(body.email), at: "/email") {
-                email = normalised
-            }
-        } catch {
-            errors += error.errors
-        }
-        email = email.lowercased()
-        if !Self.isValidHandle(body.handle) {
-            errors.append(FieldError(pointer: "/handle", detail: "must be 3 to 32 characters of lowercase letters, digits and hyphens, starting with a letter or digit"))
-        }
-        errors += Self.passwordErrors(body.password)
-        if !errors.isEmpty { throw Problem.validation(ValidationFailure(errors)) }
-
-        let id = PersonID.generate()
-        let (_, wrapped) = try services.vault.masterKey.newDataKey(for: id)
-        let now = Timestamp.now()
-        let person = Person(id: id, handle: body.handle, email: email, passwordHash: try await services.passwords.hash(body.password),
-                            wrappedDataKey: wrapped, createdAt: now)
-        try await services.store.createPerson(person)
-        let session = try await services.startSession(for: person, now: now)
+        let (_, session) = try await services.signUp(email: body.email, password: body.password, handle: body.handle)
         return JSONResponse(session, status: .created, headers: [.location: "/v1/me"])
     }
 
@@ -77,15 +55,10 @@ struct AccountController: Sendable {
 
     @Sendable func signIn(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<SessionDTO> {
         let body = try await request.decodeBody(SignIn.self, context: context)
-        let failed = Problem.unauthorized("the email address or password is wrong")
-        guard body.email.count <= 254, body.password.utf8.count <= 72 else { throw failed }
-        guard let person = try await services.store.person(email: body.email.lowercased()) else {
-            // Spend the same time as a real check so timing does not reveal which emails have accounts.
-            _ = try await services.passwords.verify(body.password, hash: services.passwords.decoyHash)
-            throw failed
+        guard let (_, session) = try await services.signIn(email: body.email, password: body.password) else {
+            throw Problem.unauthorized("the email address or password is wrong")
         }
-        guard try await services.passwords.verify(body.password, hash: person.passwordHash) else { throw failed }
-        return JSONResponse(try await services.startSession(for: person, now: .now()), status: .created)
+        return JSONResponse(session, status: .created)
     }
 
     @Sendable func signOut(_ request: Request, context: AppRequestContext) async throws -> Response {

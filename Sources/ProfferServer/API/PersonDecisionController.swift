@@ -66,45 +66,16 @@ struct PersonDecisionController: Sendable {
         let person = try await services.auth.person(request).person
         let found = try await ownRequest(request, context: context, person: person)
         let body = try await request.decodeBody(GrantDecision.self, context: context, allowEmpty: true)
-        var errors: [FieldError] = []
-        let keys = body.keys ?? found.keys
-        if keys.isEmpty { errors.append(FieldError(pointer: "/keys", detail: "grant at least one key, or refuse the request instead")) }
-        if Set(keys).count != keys.count { errors.append(FieldError(pointer: "/keys", detail: "lists a key more than once")) }
-        for (index, key) in keys.enumerated() where !found.keys.contains(key) {
-            errors.append(FieldError(pointer: "/keys/\(index)", detail: "\(key.prefix(80)) was not asked for; you can grant only keys of the request"))
-        }
-        let days = body.durationDays ?? found.durationDays
-        if !(1...found.durationDays).contains(days) {
-            errors.append(FieldError(pointer: "/durationDays", detail: "must be from 1 to the \(found.durationDays) days requested"))
-        }
-        if !errors.isEmpty { throw Problem.validation(ValidationFailure(errors)) }
-        let now = Timestamp.now()
-        let grant = services.grant(of: found, keys: keys, days: days, pushValues: body.pushValues ?? true, at: now)
-        guard let organisation = try await services.store.organisation(id: found.organisationID) else { throw Problem.notFound("you have no request \(found.id)") }
-        var decided = found
-        decided.decide(.granted, by: "person", note: nil, at: now)
-        decided.grantID = grant.id
-        let receipt = try await services.receipt(grant.keys.count < found.keys.count ? .partiallyGranted : .granted, request: decided, grant: grant,
-                                                 organisation: organisation, decidedBy: "person", explanation: nil, at: now)
-        // A per-month grant comes back with its first period paid (or suspended when it could not be).
-        let stored = try await services.store.grantRequest(grant, by: person.id, receipt: receipt)
-        return JSONResponse(try await services.grantDTOs([stored])[0], status: .created, headers: [.location: "/v1/me/grants/\(grant.id)"])
+        let stored = try await services.grant(found, keys: body.keys ?? found.keys, days: body.durationDays ?? found.durationDays,
+                                              pushValues: body.pushValues ?? true)
+        return JSONResponse(try await services.grantDTOs([stored])[0], status: .created, headers: [.location: "/v1/me/grants/\(stored.id)"])
     }
 
     @Sendable func refuse(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<RequestDTO> {
         let person = try await services.auth.person(request).person
         let found = try await ownRequest(request, context: context, person: person)
         let body = try await request.decodeBody(Refusal.self, context: context, allowEmpty: true)
-        if let reason = body.reason, reason.count > 500 {
-            throw Problem.validation(ValidationFailure(pointer: "/reason", detail: "must be at most 500 characters"))
-        }
-        let now = Timestamp.now()
-        guard let organisation = try await services.store.organisation(id: found.organisationID) else { throw Problem.notFound("you have no request \(found.id)") }
-        var decided = found
-        decided.decide(.refused, by: "person", note: body.reason, at: now)
-        let receipt = try await services.receipt(.refused, request: decided, grant: nil, organisation: organisation,
-                                                 decidedBy: "person", explanation: body.reason, at: now)
-        let refused = try await services.store.refuseRequest(found.id, by: person.id, note: body.reason, at: now, receipt: receipt)
+        let refused = try await services.refuse(found, reason: body.reason)
         return JSONResponse(try await services.requestDTOs([refused])[0])
     }
 
@@ -134,19 +105,8 @@ struct PersonDecisionController: Sendable {
         let person = try await services.auth.person(request).person
         let grant = try await ownGrant(request, context: context, person: person)
         let body = try await request.decodeBody(Refusal.self, context: context, allowEmpty: true)
-        if let reason = body.reason, reason.count > 500 {
-            throw Problem.validation(ValidationFailure(pointer: "/reason", detail: "must be at most 500 characters"))
-        }
-        let now = Timestamp.now()
-        guard let original = try await services.store.request(id: grant.requestID),
-              let organisation = try await services.store.organisation(id: grant.organisationID) else { throw Problem.notFound("you have no grant \(grant.id)") }
-        var revokedGrant = grant
-        revokedGrant.revokedAt = now
-        let receipt = try await services.receipt(.revoked, request: original, grant: revokedGrant, organisation: organisation,
-                                                 decidedBy: "person", explanation: body.reason, at: now)
         do {
-            let revoked = try await services.store.revokeGrant(grant.id, by: person.id, reason: body.reason, at: now, receipt: receipt)
-            return JSONResponse(try await services.grantDTOs([revoked])[0])
+            return JSONResponse(try await services.grantDTOs([try await services.revoke(grant, reason: body.reason)])[0])
         } catch DomainError.grantNotActive(_, let status, let since) {
             throw Problem.conflict("grant \(grant.id) is already \(status.rawValue) (since \(since)); there is nothing to revoke")
         }

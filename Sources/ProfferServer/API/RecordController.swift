@@ -51,17 +51,7 @@ struct RecordController: Sendable {
         let person = try await services.auth.person(request).person
         let entry = try catalogueKey(context)
         let body = try await request.decodeBody(PutRecord.self, context: context)
-        let value: JSONValue
-        do {
-            value = try entry.validate(body.value, at: "/value")
-        } catch {
-            throw Problem.validation(error)
-        }
-        let dataKey = try services.vault.dataKey(for: person)
-        let vault = services.vault
-        let record = try await services.store.putRecord(person: person.id, key: entry.key, at: .now()) { version in
-            try vault.seal(value, key: entry.key, version: version, with: dataKey)
-        }
+        let (value, record) = try await services.putRecord(body.value, entry: entry, for: person)
         return JSONResponse(RecordDTO(key: entry.key, value: value, version: record.version, updatedAt: record.changedAt))
     }
 

@@ -151,6 +151,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return Problem.from(error).response()
         } catch let error as LedgerError {
             return Problem.from(error).response()
+        } catch let failure as ValidationFailure {
+            return Problem.validation(failure).response()
         } catch let error as HTTPError {
             return Self.problem(for: error, request: request).response()
         } catch {
