@@ -57,6 +57,7 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer) -> Router<AppR
     WalletController(services: services).addRoutes(to: router)
     StatementController(services: services).addRoutes(to: router)
     ExportController(services: services).addRoutes(to: router)
+    ClosureController(services: services).addRoutes(to: router)
     return router
 }
 

@@ -29,6 +29,13 @@ final class RecordVault: Sendable {
         return KeyedPerson(handle: person.handle, dataKey: key)
     }
 
+    /// Forgets a person's unwrapped key and handle: after their account is closed no copy of the key may outlive
+    /// the wrapped one destroyed in the database.
+    func forget(_ id: PersonID) {
+        keys.withLock { $0[id] = nil }
+        handles.withLock { $0[id] = nil }
+    }
+
     init(masterKey: MasterKey) {
         self.masterKey = masterKey
     }
