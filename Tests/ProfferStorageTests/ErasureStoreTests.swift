@@ -152,6 +152,40 @@ struct ErasureStoreTests {
     }
 
     @Test(arguments: engines)
+    func writesRacingAnErasureNeverOutliveIt(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let person = try await StoreContractTests.makePerson(store, handle: "racer")
+            let bank = try await StoreContractTests.makeOrganisation(store)
+            // Writes and the erasure at once: each write lands before the erasure (and is erased) or is refused after it.
+            let closure = try await withThrowingTaskGroup(of: AccountClosure?.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        if index == 20 { return try await store.closeAccount(person: person.id, at: .now()) }
+                        do {
+                            if index % 2 == 0 {
+                                _ = try await store.putRecord(person: person.id, key: "preference.language", at: .now()) { _ in Data("v\(index)".utf8) }
+                            } else {
+                                _ = try await StoreContractTests.makeRequest(store, bank, person)
+                            }
+                        } catch DomainError.personErased {}
+                        return nil
+                    }
+                }
+                var found: AccountClosure?
+                for try await result in group { if let result { found = result } }
+                return found
+            }
+            let closed = try #require(closure)
+            #expect(try await store.records(person: person.id).isEmpty)
+            #expect(try await Self.count(store, "record_versions", person: person.id) == 0)
+            #expect(try await store.requests(of: .person(person.id), state: .pending).isEmpty)
+            let chain = try await StoreContractTests.fullChain(store, person.id)
+            #expect(AuditChainVerifier.verify(chain).isValid)
+            #expect(chain.last == closed.closingEntry, "nothing follows the closing link")
+        }
+    }
+
+    @Test(arguments: engines)
     func aVersion8DatabaseUpgradesAndItsPeopleCanBeErased(engine: TestEngine) async throws {
         let database = try await TestDatabase.make(engine)
         let old = try await openDatabase(database.location, logger: TestDatabase.logger)
