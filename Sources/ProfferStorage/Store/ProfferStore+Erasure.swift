@@ -184,8 +184,11 @@ extension ProfferStore {
                 WHERE id = \(bind: id.rawValue)
                 """).run()
 
+            // Every organisation that ever held a grant, from the rows this transaction locked: what the person.erased
+            // event is built from, in this same transaction.
+            let notices = Self.erasureNotices(grants)
             return AccountClosure(personID: id, handle: person.handle, erasedAt: now, revokedGrants: revoked, refusedRequests: refused,
-                                  notices: Self.erasureNotices(grants), recordVersionsDeleted: versions, closingEntry: closing)
+                                  notices: notices, recordVersionsDeleted: versions, closingEntry: closing)
         }
         // Only after the commit: the deleted pages are zeroed, now the WAL's copies of them must go too.
         _ = try? await engine.checkpoint()
