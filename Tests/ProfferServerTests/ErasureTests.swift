@@ -149,6 +149,23 @@ struct ErasureTests {
         }
     }
 
+    @Test
+    func theVaultNeverHandsOutAForgottenKey() async throws {
+        let vault = RecordVault(masterKey: MasterKey.generate().0)
+        let id = PersonID.generate()
+        let (_, wrapped) = try vault.masterKey.newDataKey(for: id)
+        let person = Person(id: id, handle: "vaulted", email: "v@example.org", passwordHash: "x", wrappedDataKey: wrapped, createdAt: .now())
+        #expect(try await vault.keyed(id, load: { person })?.handle == "vaulted")
+        vault.forget(id)
+        // A look-up that read the person before the erasure committed gets a refusal, and caches nothing.
+        #expect(throws: DomainError.self) { _ = try vault.dataKey(for: person) }
+        await #expect(throws: DomainError.self) { _ = try await vault.keyed(id, load: { person }) }
+        var tombstone = person
+        tombstone.erasedAt = .now()
+        tombstone.wrappedDataKey = Data()
+        #expect(throws: DomainError.personErased(handle: "vaulted", at: try #require(tombstone.erasedAt))) { _ = try vault.dataKey(for: tombstone) }
+    }
+
     // MARK: No plaintext left
 
     /// Where each needle occurs in `haystack`, as raw bytes or as lowercase hex (how a dump prints a bytea).
