@@ -76,6 +76,7 @@ func describe(_ error: DomainError) -> String {
     case .invalid(let failure): failure.errors.map { "\($0.pointer.dropFirst()): \($0.detail)" }.joined(separator: "\n")
     case .conflict(let text), .unavailable(let text): text
     case .notFound(let what, let id): "no \(what) \(id)"
+    case .personErased(let handle, let at): "\(handle) already closed their account at \(at)"
     default: "\(error)"
     }
 }

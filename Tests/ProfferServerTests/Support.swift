@@ -117,6 +117,12 @@ struct LiveAPI: Sendable {
 /// Builds a real server on a fresh database of `engine`, runs `body` against it over HTTP, and tears it down.
 func withLiveAPI(_ engine: TestEngine, configure: (inout ServerConfiguration) -> Void = { _ in },
                  _ body: @Sendable (LiveAPI) async throws -> Void) async throws {
+    try await withLiveAPI(engine, configure: configure) { api, _ in try await body(api) }
+}
+
+/// The same, also handing `body` the database the server runs on (for tests that look at the stored bytes).
+func withLiveAPI(_ engine: TestEngine, configure: (inout ServerConfiguration) -> Void = { _ in },
+                 _ body: @Sendable (LiveAPI, TestDatabase) async throws -> Void) async throws {
     let database = try await TestDatabase.make(engine)
     let store = try await database.openStore()
     var configuration = ServerConfiguration()
@@ -127,7 +133,7 @@ func withLiveAPI(_ engine: TestEngine, configure: (inout ServerConfiguration) ->
     do {
         let runtime = try await buildApplication(configuration: configuration, store: store, logger: TestDatabase.logger)
         try await runtime.application.test(.live) { client in
-            try await body(LiveAPI(client: client, runtime: runtime))
+            try await body(LiveAPI(client: client, runtime: runtime), database)
         }
     } catch {
         await store.shutdown()

@@ -253,4 +253,37 @@ struct WebhookOutboxStoreTests {
         }
     }
 
+
+    @Test(arguments: engines)
+    func erasureTellsEveryOrganisationThatEverHeldAGrant(engine: TestEngine) async throws {
+        try await Self.withStore(engine) { store in
+            let person = try await StoreContractTests.makePerson(store)
+            let live = try await StoreContractTests.makeOrganisation(store)
+            let former = try await StoreContractTests.makeOrganisation(store)
+            let stranger = try await StoreContractTests.makeOrganisation(store)
+            for organisation in [live, former, stranger] { _ = try await Self.endpoint(store, organisation) }
+            let liveGrant = try await Self.grant(store, live, person, keys: ["contact.email"])
+            let formerGrant = try await Self.grant(store, former, person, keys: ["contact.email"])
+            _ = try await store.revokeGrant(formerGrant.id, by: person.id, reason: nil, at: .now())
+            let pending = try await StoreContractTests.makeRequest(store, live, person)
+
+            _ = try await store.closeAccount(person: person.id, at: .now())
+
+            let toLive = try await Self.events(store, live)
+            let erased = try #require(toLive.first { $0.type == .personErased })
+            if case .object(let data) = erased.payload {
+                #expect(data["grantIds"] == .array([.string(liveGrant.id.rawValue)]))
+                #expect(data["person"] == .string(person.handle))
+            } else {
+                Issue.record("no payload")
+            }
+            #expect(toLive.contains { $0.type == .grantRevoked && $0.grantID == liveGrant.id }, "the live grant's revocation is told too")
+            #expect(toLive.contains { $0.type == .requestDecided && {
+                if case .object(let data) = $0.payload { data["requestId"] == .string(pending.id.rawValue) && data["state"] == .string("refused") } else { false }
+            }($0) })
+            #expect(try await Self.events(store, former).contains { $0.type == .personErased }, "a former holder may still keep data: it is told")
+            #expect(try await Self.events(store, stranger).isEmpty, "an organisation that never held a grant hears nothing")
+        }
+    }
+
 }

@@ -22,6 +22,8 @@ public enum AuditKind: String, Sendable, Hashable, Codable, CaseIterable {
     case grantSuspended = "grant.suspended"
     /// Records, terms, rules and prices loaded from another Proffer's export.
     case accountImported = "account.imported"
+    /// The person closed their account: the last link of their chain, after which nothing is appended.
+    case accountClosed = "account.closed"
 }
 
 /// The facts of an event, before it takes its place in the chain.

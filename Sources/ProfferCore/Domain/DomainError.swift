@@ -9,6 +9,8 @@ public enum DomainError: Error, Sendable, Equatable {
     case unavailable(String)
     /// A priced grant could not be paid: the organisation's wallet is short, or a per-month period is unpaid.
     case paymentRequired(grantID: GrantID, shortfall: PaymentShortfall, detail: String)
+    /// The person closed their account: only a tombstone is left, and nothing can be asked of it.
+    case personErased(handle: String, at: Timestamp)
 }
 
 /// Why a priced grant's read could not be paid; the raw value is the problem type's slug.

@@ -10,14 +10,19 @@ public struct Person: Sendable, Hashable {
     /// The person's data key, wrapped by the master key.
     public var wrappedDataKey: Data
     public var createdAt: Timestamp
+    /// When the person closed their account; the row is then a tombstone that keeps only the id and the
+    /// handle (reserved), with no email, password hash or data key.
+    public var erasedAt: Timestamp?
 
-    public init(id: PersonID, handle: String, email: String, passwordHash: String, wrappedDataKey: Data, createdAt: Timestamp) {
+    public init(id: PersonID, handle: String, email: String, passwordHash: String, wrappedDataKey: Data, createdAt: Timestamp,
+                erasedAt: Timestamp? = nil) {
         self.id = id
         self.handle = handle
         self.email = email
         self.passwordHash = passwordHash
         self.wrappedDataKey = wrappedDataKey
         self.createdAt = createdAt
+        self.erasedAt = erasedAt
     }
 }
 

@@ -71,6 +71,7 @@ struct OrganisationController: Sendable {
         guard AccountController.isValidHandle(body.person), let person = try await services.store.person(handle: body.person) else {
             throw Problem.validation(ValidationFailure(pointer: "/person", detail: "no person has the handle \"\(body.person.prefix(40))\""))
         }
+        if let erasedAt = person.erasedAt { throw Problem.personErased(handle: person.handle, at: erasedAt) }
         let organisation = try await organisation(identity)
         let now = Timestamp.now()
         var dataRequest = DataRequest(

@@ -65,6 +65,7 @@ struct PolicyController: Sendable {
         guard AccountController.isValidHandle(handle), let person = try await services.store.person(handle: handle) else {
             throw Problem.notFound("no person has the handle \"\(handle.prefix(40))\"")
         }
+        if let erasedAt = person.erasedAt { throw Problem.personErased(handle: person.handle, at: erasedAt) }
         return JSONResponse(try await termsDTO(person))
     }
 

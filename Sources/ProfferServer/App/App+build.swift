@@ -59,6 +59,7 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer) -> Router<AppR
     StatementController(services: services).addRoutes(to: router)
     ExportController(services: services).addRoutes(to: router)
     WebhookController(services: services).addRoutes(to: router)
+    ClosureController(services: services).addRoutes(to: router)
     return router
 }
 

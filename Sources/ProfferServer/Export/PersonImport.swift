@@ -152,6 +152,7 @@ extension ProfferRuntime {
     /// person's audit log records; throws `ImportRefusal` with a plain reason when the archive cannot be imported.
     public func importArchive(_ data: Data, intoHandle handle: String) async throws -> String {
         guard let person = try await services.store.person(handle: handle) else { throw ImportRefusal("no person has the handle \(handle.prefix(40))") }
+        if person.erasedAt != nil { throw ImportRefusal("the person with the handle \(handle.prefix(40)) closed their account") }
         let keyed = try await services.person(person.id)
         let account: ImportedAccount
         do {

@@ -79,6 +79,13 @@ extension Problem {
         Problem(.forbidden, "forbidden", title: "Not allowed", detail: detail)
     }
 
+    /// A person who closed their account: gone for good, and their handle is never given to anyone else.
+    static func personErased(handle: String, at: Timestamp) -> Problem {
+        Problem(.gone, "person-erased", title: "The person closed their account",
+                detail: "\(handle.prefix(40)) closed their account at \(at); their data is erased, nothing can be asked of them and the handle is never reused",
+                extensions: ["erasedAt": .string(at.rfc3339)])
+    }
+
     static func conflict(_ detail: String) -> Problem {
         Problem(.conflict, "conflict", title: "Conflict", detail: detail)
     }
@@ -135,6 +142,8 @@ extension Problem {
             }
             return Problem(.paymentRequired, shortfall.rawValue, title: title, detail: detail + "; no data was sent and the refusal is in the person's audit log",
                            extensions: ["grantId": .string(grantID.rawValue)])
+        case .personErased(let handle, let at):
+            return .personErased(handle: handle, at: at)
         }
     }
 }

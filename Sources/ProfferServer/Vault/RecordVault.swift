@@ -7,8 +7,15 @@ import Synchronization
 /// disclosure path does not unwrap on every read.
 final class RecordVault: Sendable {
     let masterKey: MasterKey
-    private let keys = Mutex<[PersonID: DataKey]>([:])
-    private let handles = Mutex<[PersonID: String]>([:])
+    private let cache = Mutex(Cache())
+
+    /// Unwrapped keys and handles, and the people whose accounts were closed while this process ran: a look-up
+    /// that began before a closure must not put their key back after `forget` removed it.
+    private struct Cache {
+        var keys: [PersonID: DataKey] = [:]
+        var handles: [PersonID: String] = [:]
+        var forgotten: Set<PersonID> = []
+    }
 
     /// A person's handle and unwrapped data key, both immutable, from memory when seen before.
     struct KeyedPerson: Sendable {
@@ -17,16 +24,27 @@ final class RecordVault: Sendable {
     }
 
     func keyed(_ id: PersonID, load: () async throws -> Person?) async throws -> KeyedPerson? {
-        if let key = keys.withLock({ $0[id] }), let handle = handles.withLock({ $0[id] }) {
-            return KeyedPerson(handle: handle, dataKey: key)
+        if let found = cache.withLock({ cache in cache.keys[id].flatMap { key in cache.handles[id].map { (key, $0) } } }) {
+            return KeyedPerson(handle: found.1, dataKey: found.0)
         }
         guard let person = try await load() else { return nil }
         let key = try dataKey(for: person)
-        handles.withLock { cache in
-            if cache.count > 100_000 { cache.removeAll(keepingCapacity: true) }
-            cache[id] = person.handle
+        cache.withLock { cache in
+            guard !cache.forgotten.contains(id) else { return }
+            if cache.handles.count > 100_000 { cache.handles.removeAll(keepingCapacity: true) }
+            cache.handles[id] = person.handle
         }
         return KeyedPerson(handle: person.handle, dataKey: key)
+    }
+
+    /// Forgets a person's unwrapped key and handle: after their account is closed no copy of the key may outlive
+    /// the wrapped one destroyed in the database.
+    func forget(_ id: PersonID) {
+        cache.withLock { cache in
+            cache.keys[id] = nil
+            cache.handles[id] = nil
+            cache.forgotten.insert(id)
+        }
     }
 
     init(masterKey: MasterKey) {
@@ -34,11 +52,14 @@ final class RecordVault: Sendable {
     }
 
     func dataKey(for person: Person) throws -> DataKey {
-        if let cached = keys.withLock({ $0[person.id] }) { return cached }
+        // A closed account's key is destroyed; asking for it is a clean refusal, not a failed unwrap.
+        if let erasedAt = person.erasedAt { throw DomainError.personErased(handle: person.handle, at: erasedAt) }
+        if let cached = cache.withLock({ $0.keys[person.id] }) { return cached }
         let key = try masterKey.unwrap(person.wrappedDataKey, for: person.id)
-        keys.withLock { cache in
-            if cache.count > 100_000 { cache.removeAll(keepingCapacity: true) }
-            cache[person.id] = key
+        try cache.withLock { cache in
+            if cache.forgotten.contains(person.id) { throw DomainError.personErased(handle: person.handle, at: .now()) }
+            if cache.keys.count > 100_000 { cache.keys.removeAll(keepingCapacity: true) }
+            cache.keys[person.id] = key
         }
         return key
     }

@@ -10,6 +10,8 @@ public enum EngineKind: String, Sendable {
     var beginTransaction: String { self == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN" }
     /// Row lock for read-modify-write on PostgreSQL (SQLite's single writer already excludes others).
     var forUpdate: String { self == .sqlite ? "" : " FOR UPDATE" }
+    /// Shared row lock on PostgreSQL: others may read and share-lock the row, but not change it until commit.
+    var forShare: String { self == .sqlite ? "" : " FOR SHARE" }
     var blobType: String { self == .sqlite ? "BLOB" : "BYTEA" }
     var bigintType: String { self == .sqlite ? "INTEGER" : "BIGINT" }
 }
@@ -21,6 +23,10 @@ public protocol DatabaseEngine: Sendable {
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Runs `body` with the connection reserved for writes; the caller manages the transaction.
     func withWriteConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Folds committed changes into the database file and empties the write-ahead log, so that bytes deleted by
+    /// an erasure linger in neither. Returns false when readers kept it from finishing. Nothing to do on PostgreSQL,
+    /// whose dead row versions no dump or query can read and which VACUUM reclaims.
+    func checkpoint() async throws -> Bool
     func shutdown() async
 }
 

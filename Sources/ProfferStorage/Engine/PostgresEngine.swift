@@ -52,6 +52,8 @@ final class PostgresEngine: DatabaseEngine {
         }
     }
 
+    func checkpoint() async throws -> Bool { true }
+
     func shutdown() async {
         runTask.cancel()
         await runTask.value

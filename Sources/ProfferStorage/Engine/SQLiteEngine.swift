@@ -40,6 +40,9 @@ final class SQLiteEngine: DatabaseEngine {
         try await writeDB.raw("PRAGMA journal_mode=WAL").run()
         try await writeDB.raw(SQLQueryString("PRAGMA synchronous=" + synchronous.rawValue)).run()
         try await writeDB.raw("PRAGMA foreign_keys=ON").run()
+        // Deleted and overwritten content is zeroed in the file, not merely unlinked: an erased person's ciphertext,
+        // email and wrapped key must not survive in free pages or free space inside pages.
+        try await writeDB.raw("PRAGMA secure_delete=ON").run()
         // Checkpoints happen on the checkpointer's connection instead of inside commits.
         try await writeDB.raw("PRAGMA wal_autocheckpoint=0").run()
         var readers: [SQLiteConnection] = []
@@ -60,6 +63,17 @@ final class SQLiteEngine: DatabaseEngine {
 
     func withWriteConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await body(writer.sql(queryLogLevel: nil))
+    }
+
+    func checkpoint() async throws -> Bool {
+        // TRUNCATE waits for no writer and for every reader to be on the newest snapshot; without a busy handler it
+        // answers busy at once instead, so it is retried for a while.
+        for attempt in 0..<100 {
+            if attempt > 0 { try await Task.sleep(for: .milliseconds(20)) }
+            guard let row = try await checkpointer.sql(queryLogLevel: nil).raw("PRAGMA wal_checkpoint(TRUNCATE)").first() else { return false }
+            if try row.decode(column: "busy", as: Int.self) == 0 { return true }
+        }
+        return false
     }
 
     func shutdown() async {

@@ -29,7 +29,11 @@ public enum Migrator {
         Migration0007CreateLedger.migration,
         Migration0008AddPrices.migration,
         Migration0009CreateWebhooks.migration,
+        Migration0010AddErasure.migration,
     ]
+
+    /// The version of every migration this build knows, in order.
+    public static var knownVersions: [Int] { all.map(\.version) }
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -3,7 +3,14 @@ import SQLKit
 
 extension ProfferStore {
     /// Appends one event to a person's chain inside the caller's write transaction.
+    /// Refuses a closed account: whatever a concurrent writer was about to change for the person is rolled back
+    /// with it, so nothing is added after the chain's `account.closed` link. On PostgreSQL the person's row is
+    /// share-locked first (erasure holds it for update), so a writer racing an erasure waits for it and then sees it.
     static func appendAudit(_ event: AuditEvent, for person: PersonID, on db: any SQLDatabase, kind: EngineKind) async throws -> AuditEntry {
+        if let row = try await db.raw("SELECT handle, erased_at FROM people WHERE id = \(bind: person.rawValue)\(unsafeRaw: kind.forShare)").first(),
+           let erasedAt = try row.optionalTimestamp("erased_at") {
+            throw DomainError.personErased(handle: try row.decode(column: "handle", as: String.self), at: erasedAt)
+        }
         let head = try await db.raw("SELECT seq, hash FROM audit_heads WHERE person_id = \(bind: person.rawValue)\(unsafeRaw: kind.forUpdate)").first()
         let previousSequence = try head?.decode(column: "seq", as: Int64.self) ?? 0
         let previousHash = try head?.decode(column: "hash", as: String.self) ?? AuditEntry.genesisHash

@@ -34,7 +34,8 @@ extension ProfferStore {
     }
 
     public func person(email: String) async throws -> Person? {
-        try await read { db in try await db.raw("SELECT * FROM people WHERE email = \(bind: email)").first().map(Self.person) }
+        // A tombstone's placeholder is no address anyone can sign in with.
+        try await read { db in try await db.raw("SELECT * FROM people WHERE email = \(bind: email) AND erased_at IS NULL").first().map(Self.person) }
     }
 
     /// Several people's handles by id, in one query.
@@ -64,8 +65,10 @@ extension ProfferStore {
             handle: try row.decode(column: "handle", as: String.self),
             email: try row.decode(column: "email", as: String.self),
             passwordHash: try row.decode(column: "password_hash", as: String.self),
-            wrappedDataKey: try row.decode(column: "wrapped_key", as: Data.self),
-            createdAt: try row.timestamp("created_at")
+            // A tombstone's key is destroyed: an empty value, which one engine may hand back as no value at all.
+            wrappedDataKey: try row.optional("wrapped_key", as: Data.self) ?? Data(),
+            createdAt: try row.timestamp("created_at"),
+            erasedAt: try row.optionalTimestamp("erased_at")
         )
     }
 
@@ -87,7 +90,7 @@ extension ProfferStore {
             guard let row = try await db.raw("""
                 SELECT t.id AS token_id, t.kind, t.name, t.created_at AS token_created_at, t.expires_at, t.revoked_at, p.*
                 FROM person_tokens t JOIN people p ON p.id = t.person_id
-                WHERE t.token_digest = \(bind: digest)
+                WHERE t.token_digest = \(bind: digest) AND p.erased_at IS NULL
                 """).first() else { return nil }
             let person = try Self.person(row)
             let token = PersonToken(

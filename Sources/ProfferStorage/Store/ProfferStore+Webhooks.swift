@@ -216,6 +216,7 @@ extension ProfferStore {
         switch decidedBy {
         case nil, "person"?: "person"
         case "terms"?: "terms"
+        case "operator"?: "operator"
         default: "rule"
         }
     }
