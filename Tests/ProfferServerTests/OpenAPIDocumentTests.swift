@@ -34,7 +34,8 @@ struct OpenAPIDocumentTests {
         configuration.dataDirectory = database.directory.path
         configuration.bcryptCost = 4
         let runtime = try await buildApplication(configuration: configuration, store: store, logger: TestDatabase.logger)
-        let router = buildRouter(services: runtime.services, openAPIDocument: buffer)
+        let router = Router(context: AppRequestContext.self)
+        addAPIRoutes(to: router, services: runtime.services, openAPIDocument: buffer)
         await store.shutdown()
         let routed = Set(router.routes.map { "\($0.method) \($0.path.description.hasPrefix("/") ? $0.path.description : "/" + $0.path.description)" })
         #expect(routed.subtracting(documented).isEmpty, "routes missing from openapi.json: \(routed.subtracting(documented).sorted())")

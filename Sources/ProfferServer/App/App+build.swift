@@ -31,7 +31,8 @@ public func buildApplication(
         configuration: configuration,
         payments: ManualPaymentProvider()
     )
-    let router = buildRouter(services: services, openAPIDocument: try OpenAPIDocument.load())
+    let web = WebPages(services: services, templates: try await WebPages.loadTemplates())
+    let router = buildRouter(services: services, openAPIDocument: try OpenAPIDocument.load(), web: web, staticFiles: try StaticFiles.load())
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Proffer"),
@@ -42,10 +43,21 @@ public func buildApplication(
     return ProfferRuntime(application: application, store: store, keys: keys, configuration: configuration, services: services)
 }
 
-func buildRouter(services: Services, openAPIDocument: ByteBuffer) -> Router<AppRequestContext> {
+func buildRouter(services: Services, openAPIDocument: ByteBuffer, web: WebPages, staticFiles: StaticFiles) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ProblemMiddleware())
+    addAPIRoutes(to: router, services: services, openAPIDocument: openAPIDocument)
+    // The web app: pages for people (and, under /org, for organisations), rendered on the server. Not in the API
+    // document: they answer HTML, not JSON.
+    staticFiles.addRoutes(to: router)
+    AccountPages(pages: web).addRoutes(to: router)
+    DataPages(pages: web).addRoutes(to: router)
+    return router
+}
+
+/// The JSON API: exactly the operations of the OpenAPI document.
+func addAPIRoutes(to router: Router<AppRequestContext>, services: Services, openAPIDocument: ByteBuffer) {
     PublicController(services: services, openAPIDocument: openAPIDocument).addRoutes(to: router)
     AccountController(services: services).addRoutes(to: router)
     RecordController(services: services).addRoutes(to: router)
@@ -60,7 +72,6 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer) -> Router<AppR
     ExportController(services: services).addRoutes(to: router)
     WebhookController(services: services).addRoutes(to: router)
     ClosureController(services: services).addRoutes(to: router)
-    return router
 }
 
 /// The OpenAPI 3.1 document shipped with the server and served at `/openapi.json`.

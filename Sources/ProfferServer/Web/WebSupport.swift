@@ -1,0 +1,237 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+import ProfferCore
+import ProfferStorage
+
+/// The web app's shared machinery: templates, the session cookie, CSRF tokens, form bodies, and answers with the
+/// security headers every page carries. Pages are server-rendered mustache templates; no script runs in them.
+struct WebPages: Sendable {
+    let services: Services
+    let templates: MustacheLibrary
+
+    static let sessionCookie = "proffer_session"
+    static let csrfCookie = "proffer_csrf"
+    static let maxFormBytes = 64 * 1024
+
+    /// Every page: no script at all, styles and images from this origin only, forms posting only here, never framed.
+    static let contentSecurityPolicy =
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+    static func loadTemplates() async throws -> MustacheLibrary {
+        guard let url = Bundle.module.url(forResource: "templates", withExtension: nil) else {
+            throw ConfigurationError("the bundled web templates are missing")
+        }
+        return try await MustacheLibrary(directory: url.path)
+    }
+
+    /// Whether cookies get `Secure`: when Proffer is reached over TLS (its public URL is https).
+    var secureCookies: Bool { services.configuration.publicURL?.lowercased().hasPrefix("https://") ?? false }
+}
+
+/// One page view in the making: who is signed in (if anyone), the CSRF token for its forms, and how to answer.
+struct Visit: Sendable {
+    let pages: WebPages
+    let request: Request
+    let identity: Authenticator.PersonIdentity?
+    let csrf: String
+    /// The CSRF cookie must be set on the answer (the browser had none).
+    let newCSRF: Bool
+
+    var person: Person? { identity?.person }
+
+    /// Renders `template` inside the layout. `nav` names the current section for `aria-current`.
+    func render(_ template: String, title: String, nav: String? = nil, status: HTTPResponse.Status = .ok, _ view: [String: Any] = [:]) -> Response {
+        var context = view
+        context["pageTitle"] = title
+        context["csrf"] = csrf
+        if let person {
+            context["signedIn"] = ["handle": person.handle]
+        }
+        if let nav { context["nav_\(nav)"] = true }
+        let html = pages.templates.render(context, withTemplate: template) ?? "<!doctype html><title>Error</title><p>The page could not be drawn.</p>"
+        return respond(status: status, html: html)
+    }
+
+    func respond(status: HTTPResponse.Status, html: String) -> Response {
+        var headers: HTTPFields = [
+            .contentType: "text/html; charset=utf-8",
+            .contentSecurityPolicy: WebPages.contentSecurityPolicy,
+            .cacheControl: "no-store",
+            HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+            HTTPField.Name("Referrer-Policy")!: "no-referrer",
+            HTTPField.Name("X-Frame-Options")!: "DENY",
+        ]
+        if newCSRF { headers.append(HTTPField(name: .setCookie, value: csrfCookie.description)) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// 303 See Other: after a form, the browser fetches the result page with GET.
+    func redirect(_ location: String, cookies: [Cookie] = []) -> Response {
+        var headers: HTTPFields = [.location: location, .cacheControl: "no-store"]
+        if newCSRF { headers.append(HTTPField(name: .setCookie, value: csrfCookie.description)) }
+        for cookie in cookies { headers.append(HTTPField(name: .setCookie, value: cookie.description)) }
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    private var csrfCookie: Cookie {
+        Cookie(name: WebPages.csrfCookie, value: csrf, path: "/", secure: pages.secureCookies, httpOnly: true, sameSite: .strict)
+    }
+
+    /// The session cookie for a new session (or, with nil, the one that clears it).
+    func sessionCookie(_ token: String?, maxAge: Int) -> Cookie {
+        Cookie(name: WebPages.sessionCookie, value: token ?? "", maxAge: token == nil ? 0 : maxAge, path: "/",
+               secure: pages.secureCookies, httpOnly: true, sameSite: .lax)
+    }
+
+    /// Reads a form body and checks its CSRF token against the cookie (double submit, compared in constant time).
+    func form() async throws -> FormData {
+        if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/x-www-form-urlencoded") {
+            throw WebFailure(.unsupportedMediaType, "This page takes a form.")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: WebPages.maxFormBytes)
+        } catch {
+            throw WebFailure(.contentTooLarge, "What you sent is too large (at most 64 KiB).")
+        }
+        let form = FormData(urlEncoded: String(decoding: buffer.readableBytesView, as: UTF8.self))
+        guard !newCSRF, let sent = form["csrf"], Data(sent.utf8).count == Data(csrf.utf8).count,
+              HMAC<SHA256>.isValidAuthenticationCode(Data(HMAC<SHA256>.authenticationCode(for: Data(sent.utf8), using: Self.csrfKey)),
+                                                     authenticating: Data(csrf.utf8), using: Self.csrfKey)
+        else {
+            throw WebFailure(.forbidden, "This form has expired or did not come from Proffer. Go back, reload the page and try again.")
+        }
+        return form
+    }
+
+    /// A key for comparing tokens through their MACs, so the comparison takes the same time wherever they differ.
+    private static let csrfKey = SymmetricKey(size: .bits256)
+}
+
+/// A failure shown as a page: its status and a sentence for the person.
+struct WebFailure: Error, Sendable {
+    let status: HTTPResponse.Status
+    let message: String
+
+    init(_ status: HTTPResponse.Status, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`) as its name/value pairs, in order; names may repeat.
+struct FormData: Sendable {
+    let pairs: [(String, String)]
+
+    init(urlEncoded body: String) {
+        var components = URLComponents()
+        components.percentEncodedQuery = body.replacingOccurrences(of: "+", with: "%20")
+        pairs = (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }
+    }
+
+    init(pairs: [(String, String)]) {
+        self.pairs = pairs
+    }
+
+    subscript(_ name: String) -> String? { pairs.first { $0.0 == name }?.1 }
+
+    func all(_ name: String) -> [String] { pairs.filter { $0.0 == name }.map(\.1) }
+
+    /// A trimmed value, nil when absent or blank.
+    func text(_ name: String) -> String? {
+        guard let value = self[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return nil }
+        return value
+    }
+}
+
+extension WebPages {
+    /// Runs a page: finds the signed-in person from the session cookie, prepares the CSRF token, and turns every
+    /// failure into a page (a sign-in redirect when `signedIn` is required and nobody is).
+    func visit(_ request: Request, signedIn: Bool = true, _ body: (Visit) async throws -> Response) async throws -> Response {
+        let identity = try await person(from: request)
+        let existing = request.cookies[Self.csrfCookie]?.value
+        let csrf = existing.flatMap { $0.count == 43 ? $0 : nil } ?? Self.newToken()
+        let visit = Visit(pages: self, request: request, identity: identity, csrf: csrf, newCSRF: existing == nil || existing != csrf)
+        if signedIn && identity == nil {
+            return visit.redirect("/signin")
+        }
+        do {
+            return try await body(visit)
+        } catch let failure as WebFailure {
+            return visit.render("error", title: failure.status.reasonPhrase, status: failure.status, ["message": failure.message])
+        } catch let error as DomainError {
+            let problem = Problem.from(error)
+            return visit.render("error", title: problem.title, status: problem.status, ["message": problem.detail])
+        } catch let problem as Problem {
+            return visit.render("error", title: problem.title, status: problem.status, ["message": problem.detail])
+        }
+    }
+
+    /// The person of the session cookie (sessions only, never personal access tokens), or nil.
+    func person(from request: Request) async throws -> Authenticator.PersonIdentity? {
+        guard let token = request.cookies[Self.sessionCookie]?.value, token.hasPrefix("ses_"), token.utf8.count < 200,
+              let (record, person) = try await services.store.token(digest: SecretToken.digest(token), at: .now()),
+              record.kind == .session
+        else { return nil }
+        return Authenticator.PersonIdentity(person: person, token: record)
+    }
+
+    /// 32 random bytes, base64url without padding (43 characters; valid in a cookie).
+    static func newToken() -> String {
+        SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// Field errors by form field name: a JSON pointer's last segment (`/value/locality` → `locality`, `/email` → `email`).
+func fieldErrors(_ failure: ValidationFailure, prefix: String = "") -> [String: String] {
+    var errors: [String: String] = [:]
+    for error in failure.errors {
+        var pointer = error.pointer
+        if pointer.hasPrefix(prefix) { pointer.removeFirst(prefix.count) }
+        let name = pointer.split(separator: "/").map(String.init).joined(separator: ".")
+        let key = name.isEmpty ? "value" : name
+        errors[key] = errors[key].map { "\($0) \(error.detail.capitalisedSentence)" } ?? error.detail.capitalisedSentence
+    }
+    return errors
+}
+
+extension String {
+    /// The text as a sentence: first letter uppercase, a full stop at the end.
+    var capitalisedSentence: String {
+        guard let first else { return self }
+        let body = first.uppercased() + dropFirst()
+        return body.hasSuffix(".") ? body : body + "."
+    }
+}
+
+/// The stylesheet and icon, read once from the bundle and served with a day's caching.
+struct StaticFiles: Sendable {
+    let files: [String: (type: String, bytes: ByteBuffer)]
+
+    static func load() throws -> StaticFiles {
+        var files: [String: (String, ByteBuffer)] = [:]
+        for (name, type) in [("app.css", "text/css; charset=utf-8"), ("favicon.svg", "image/svg+xml")] {
+            guard let url = Bundle.module.url(forResource: "static/\(name)", withExtension: nil) ?? Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "static"),
+                  let data = FileManager.default.contents(atPath: url.path) else {
+                throw ConfigurationError("the bundled static file \(name) is missing")
+            }
+            files[name] = (type, ByteBuffer(bytes: data))
+        }
+        return StaticFiles(files: files)
+    }
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/static/{name}") { _, context -> Response in
+            guard let name = context.parameters.get("name"), let file = files[name] else {
+                throw Problem.notFound("no such file")
+            }
+            return Response(status: .ok, headers: [.contentType: file.type, .cacheControl: "public, max-age=86400",
+                                                   HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
+                            body: .init(byteBuffer: file.bytes))
+        }
+    }
+}
