@@ -53,6 +53,8 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer, web: WebPages,
     staticFiles.addRoutes(to: router)
     AccountPages(pages: web).addRoutes(to: router)
     DataPages(pages: web).addRoutes(to: router)
+    InboxPages(pages: web).addRoutes(to: router)
+    ActivityPages(pages: web).addRoutes(to: router)
     return router
 }
 

@@ -51,8 +51,27 @@ struct Visit: Sendable {
             context["signedIn"] = ["handle": person.handle]
         }
         if let nav { context["nav_\(nav)"] = true }
-        let html = pages.templates.render(context, withTemplate: template) ?? "<!doctype html><title>Error</title><p>The page could not be drawn.</p>"
+        let html = pages.templates.render(Self.clean(context), withTemplate: template) ?? "<!doctype html><title>Error</title><p>The page could not be drawn.</p>"
         return respond(status: status, html: html)
+    }
+
+    /// Mustache treats an empty string as true in a section (`{{#note}}…{{/note}}`), so empty strings and nils are
+    /// dropped from the view: a section shows only when there is something to show. Input values (`value`) stay, so
+    /// an empty field never picks up a value from an outer context.
+    static func clean(_ view: [String: Any]) -> [String: Any] {
+        var cleaned: [String: Any] = [:]
+        for (key, value) in view {
+            if let text = value as? String, text.isEmpty, key != "value" { continue }
+            if let optional = value as? (any OptionalProtocol), optional.isNone { continue }
+            if let nested = value as? [String: Any] {
+                cleaned[key] = clean(nested)
+            } else if let list = value as? [[String: Any]] {
+                cleaned[key] = list.map(clean)
+            } else {
+                cleaned[key] = value
+            }
+        }
+        return cleaned
     }
 
     func respond(status: HTTPResponse.Status, html: String) -> Response {
@@ -234,4 +253,13 @@ struct StaticFiles: Sendable {
                             body: .init(byteBuffer: file.bytes))
         }
     }
+}
+
+/// Lets a view tell a boxed nil from a value.
+protocol OptionalProtocol {
+    var isNone: Bool { get }
+}
+
+extension Optional: OptionalProtocol {
+    var isNone: Bool { self == nil }
 }

@@ -39,6 +39,28 @@ extension ProfferStore {
         }
     }
 
+    /// A page of a person's audit log newest first, optionally about one organisation and of some kinds, before
+    /// sequence `before` (for the next page).
+    public func auditEntriesNewestFirst(for person: PersonID, organisation: OrganisationID? = nil, kinds: [AuditKind]? = nil,
+                                        before: Int64? = nil, limit: Int = 100) async throws -> [AuditEntry] {
+        try await read { db in
+            let query = db.select().column("*").from("audit_entries").where("person_id", .equal, person.rawValue)
+            if let organisation { query.where("organisation_id", .equal, organisation.rawValue) }
+            if let kinds { query.where("kind", .in, kinds.map(\.rawValue)) }
+            if let before { query.where("seq", .lessThan, before) }
+            return try await query.orderBy("seq", .descending).limit(limit).all().map(Self.auditEntry)
+        }
+    }
+
+    /// The organisations a person's audit log mentions.
+    public func auditOrganisations(for person: PersonID) async throws -> [OrganisationID] {
+        try await read { db in
+            try await db.raw("""
+                SELECT DISTINCT organisation_id FROM audit_entries WHERE person_id = \(bind: person.rawValue) AND organisation_id IS NOT NULL
+                """).all().map { OrganisationID(trusted: try $0.decode(column: "organisation_id", as: String.self)) }
+        }
+    }
+
     /// The newest link of a person's chain: (sequence, hash), or (0, genesis) for an empty chain.
     public func auditHead(for person: PersonID) async throws -> (sequence: Int64, hash: String) {
         try await read { db in
