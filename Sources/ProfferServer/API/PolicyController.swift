@@ -110,26 +110,12 @@ struct PolicyController: Sendable {
     @Sendable func addRule(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<RuleDTO> {
         let person = try await services.auth.person(request).person
         let body = try await request.decodeBody(RuleBody.self, context: context)
-        let rule = DecisionRule(id: .generate(), action: body.action, keys: body.keys, purposes: body.purposes ?? [],
-                                organisationVerified: body.organisationVerified, maxDurationDays: body.maxDurationDays,
-                                note: body.note?.trimmingCharacters(in: .whitespacesAndNewlines), createdAt: .now())
-        var errors = rule.problems(purposes: services.purposes)
-        errors += contradictions(of: rule, with: try await services.store.rules(of: person.id))
-        if !errors.isEmpty { throw Problem.validation(ValidationFailure(errors)) }
-        try await services.store.addRule(rule, for: person.id)
+        let rule = try await services.addRule(
+            DecisionRule(id: .generate(), action: body.action, keys: body.keys, purposes: body.purposes ?? [],
+                         organisationVerified: body.organisationVerified, maxDurationDays: body.maxDurationDays,
+                         note: body.note?.trimmingCharacters(in: .whitespacesAndNewlines), createdAt: .now()),
+            for: person)
         return JSONResponse(RuleDTO(rule), status: .created, headers: [.location: "/v1/me/rules/\(rule.id)"])
-    }
-
-    /// A rule that exactly contradicts an existing one (same keys, purposes and organisation condition, but
-    /// another action) is refused: the person must remove the old rule first, so their intent is never ambiguous.
-    func contradictions(of rule: DecisionRule, with existing: [DecisionRule]) -> [FieldError] {
-        existing.filter {
-            Set($0.keys) == Set(rule.keys) && Set($0.purposes) == Set(rule.purposes) && $0.organisationVerified == rule.organisationVerified
-        }.map { other in
-            other.action == rule.action
-                ? FieldError(pointer: "/keys", detail: "you already have this rule (\(other.id)); change it by removing it first")
-                : FieldError(pointer: "/action", detail: "contradicts your rule \(other.id) (\(other.summary)); remove that rule first")
-        }
     }
 
     @Sendable func removeRule(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -142,22 +128,11 @@ struct PolicyController: Sendable {
     /// How the person's current terms and rules would decide their recent requests.
     @Sendable func preview(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<ListDTO<RulePreviewDTO>> {
         let person = try await services.auth.person(request).person
-        let terms = try await services.proffered(by: person.id)
-        let rules = try await services.store.rules(of: person.id)
-        let prices = try await services.store.prices(of: person.id)
-        let requests = try await services.store.requests(of: .person(person.id), limit: try request.queryInt("limit", default: 50, range: 1...200))
-        let organisations = try await services.organisations(requests.map(\.organisationID))
-        return JSONResponse(ListDTO(items: requests.compactMap { item in
-            guard let organisation = organisations[item.organisationID] else { return nil }
-            let decision = services.evaluator.decide(terms: terms, rules: rules, request: item.facts(organisationVerified: organisation.verified), prices: prices)
-            let outcome = switch decision {
-            case .refusedByTerms: "refused-by-terms"
-            case .refusedByRule: "refused-by-rule"
-            case .grantedByRule: "granted-by-rule"
-            case .askPerson: "ask"
-            }
-            return RulePreviewDTO(requestId: item.id.rawValue, organisation: organisation.name, keys: item.keys, purpose: item.purpose,
-                                  actualState: item.state, wouldBe: outcome, explanation: decision.explanation)
+        let previews = try await services.rulePreview(for: person, limit: try request.queryInt("limit", default: 50, range: 1...200))
+        return JSONResponse(ListDTO(items: previews.map { preview in
+            RulePreviewDTO(requestId: preview.request.id.rawValue, organisation: preview.organisation.name, keys: preview.request.keys,
+                           purpose: preview.request.purpose, actualState: preview.request.state, wouldBe: preview.outcome,
+                           explanation: preview.explanation)
         }))
     }
 }

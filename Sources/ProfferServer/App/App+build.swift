@@ -55,6 +55,8 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer, web: WebPages,
     DataPages(pages: web).addRoutes(to: router)
     InboxPages(pages: web).addRoutes(to: router)
     ActivityPages(pages: web).addRoutes(to: router)
+    PolicyPages(pages: web).addRoutes(to: router)
+    MoneyAndExportPages(pages: web).addRoutes(to: router)
     return router
 }
 

@@ -102,4 +102,50 @@ extension Services {
                                         decidedBy: "person", explanation: reason, at: now)
         return try await store.revokeGrant(grant.id, by: grant.personID, reason: reason, at: now, receipt: receipt)
     }
+
+    /// Adds one of the person's standing rules: its shape checked, and refused when it exactly contradicts (or repeats)
+    /// a rule they have — same keys, purposes and organisation condition — so their intent is never ambiguous.
+    func addRule(_ rule: DecisionRule, for person: Person) async throws -> DecisionRule {
+        let existing = try await store.rules(of: person.id)
+        var errors = rule.problems(purposes: purposes)
+        errors += existing.filter {
+            Set($0.keys) == Set(rule.keys) && Set($0.purposes) == Set(rule.purposes) && $0.organisationVerified == rule.organisationVerified
+        }.map { other in
+            other.action == rule.action
+                ? FieldError(pointer: "/keys", detail: "you already have this rule (\(other.id)); change it by removing it first")
+                : FieldError(pointer: "/action", detail: "contradicts your rule \(other.id) (\(other.summary)); remove that rule first")
+        }
+        if !errors.isEmpty { throw ValidationFailure(errors) }
+        try await store.addRule(rule, for: person.id)
+        return rule
+    }
+
+    /// How the person's current terms and rules would decide one of their recent requests.
+    struct RulePreview: Sendable {
+        let request: DataRequest
+        let organisation: Organisation
+        /// `refused-by-terms`, `refused-by-rule`, `granted-by-rule` or `ask`.
+        let outcome: String
+        let explanation: String
+    }
+
+    /// How the person's current terms and rules would decide their `limit` most recent requests.
+    func rulePreview(for person: Person, limit: Int) async throws -> [RulePreview] {
+        let terms = try await proffered(by: person.id)
+        let rules = try await store.rules(of: person.id)
+        let prices = try await store.prices(of: person.id)
+        let requests = try await store.requests(of: .person(person.id), limit: limit)
+        let organisations = try await organisations(requests.map(\.organisationID))
+        return requests.compactMap { item in
+            guard let organisation = organisations[item.organisationID] else { return nil }
+            let decision = evaluator.decide(terms: terms, rules: rules, request: item.facts(organisationVerified: organisation.verified), prices: prices)
+            let outcome = switch decision {
+            case .refusedByTerms: "refused-by-terms"
+            case .refusedByRule: "refused-by-rule"
+            case .grantedByRule: "granted-by-rule"
+            case .askPerson: "ask"
+            }
+            return RulePreview(request: item, organisation: organisation, outcome: outcome, explanation: decision.explanation)
+        }
+    }
 }

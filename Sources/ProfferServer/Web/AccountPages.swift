@@ -19,7 +19,7 @@ struct AccountPages: Sendable {
 
     @Sendable func home(_ request: Request, context: AppRequestContext) async throws -> Response {
         try await pages.visit(request, signedIn: false) { visit in
-            visit.person == nil ? visit.render("home", title: "Your data, on your terms") : visit.redirect("/data")
+            visit.person == nil ? visit.render("home", title: "Your data, on your terms", ["closed": request.uri.queryParameters["closed"] != nil]) : visit.redirect("/data")
         }
     }
 
