@@ -272,6 +272,26 @@ class Receiver:
                         self.end_headers()
                         record["answered"] = 302
                         return
+                    if kind == "drip":
+                        # A 200 head at once, then one byte every half second (under the idle read timeout) for
+                        # `argument` seconds, then the rest of a 70 000-byte body at once.
+                        total, sent, until = 70_000, 0, time.time() + argument
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(total))
+                        self.end_headers()
+                        self.wfile.flush()
+                        record["answered"] = 200
+                        try:
+                            while time.time() < until and not receiver.stop.is_set():
+                                self.wfile.write(b"x")
+                                self.wfile.flush()
+                                sent += 1
+                                time.sleep(0.5)
+                            self.wfile.write(b"x" * (total - sent))
+                        finally:
+                            record["dripped_until"] = time.time()
+                        self.close_connection = True
+                        return
                     if kind == "huge":
                         self.send_response(200)
                         self.send_header("Content-Type", "application/octet-stream")
@@ -590,6 +610,54 @@ def main():
     ok(len(got) == 1 and got[0].get("key") == "address.home" and got[0].get("value") == new_home,
        f"import: A, holding an active grant on hooks-two's address.home with values pushed, is told of the imported value ({got})")
 
+    # Priced pushes: one disclosure, charged once, per event (not per endpoint, not per replay); an unfunded wallet
+    # gets the fact with the value withheld.
+    price = {"amount": 3, "currency": "EUR"}
+    funded, unfunded = create_org(base, data_dir, "Hooks F"), create_org(base, data_dir, "Hooks P")
+    with open(os.path.join(data_dir, "admin.token")) as handle_:
+        admin = handle_.read().strip()
+    expect(call(base, "POST", f"/v1/admin/organisations/{funded.id}/wallet/credits", admin,
+                {"amount": {"amount": 1000, "currency": "EUR"}, "reference": "webhooks test"}, headers={"Idempotency-Key": "hooks-funding"}),
+           201, "funding F")
+    rf1, rf2, rp = receiver("F1"), receiver("F2"), receiver("P")
+    register(base, funded, rf1, ["record.updated"])
+    register(base, funded, rf2, ["record.updated"])
+    register(base, unfunded, rp, ["record.updated"])
+    priced = []
+    for org in (funded, unfunded):
+        body = {"person": handle, "keys": ["address.home"], "purpose": "ServiceProvision", "retentionDays": 30, "thirdParties": [],
+                "durationDays": 30, "reason": "webhooks test", "acceptedTerms": TERMS, "pushValues": True,
+                "offer": {"kind": "per-disclosure", "price": price}}
+        priced.append(grant(base, person, expect(call(base, "POST", "/v1/requests", org.token, body), 201, f"{org.name} asking with a price")))
+
+    def balance():
+        wallet = expect(call(base, "GET", "/v1/organisation/wallet", funded.token), 200, "F's wallet")
+        return sum(x["amount"] for x in wallet["balances"] if x["currency"] == "EUR")
+    before_push = balance()
+    third_home = {"lines": ["3 Quay Street"], "locality": "Bristol", "country": "GB"}
+    expect(call(base, "PUT", "/v1/me/records/address.home", person, {"value": third_home}), 200, "changing address.home again")
+
+    def priced_updates(rec):
+        return [(r_, body["data"]) for r_, body in rec.messages("record.updated") if body["data"].get("key") == "address.home"]
+    wait_for(lambda: priced_updates(rf1) and priced_updates(rf2) and priced_updates(rp), 10)
+    f1, f2, pp = priced_updates(rf1), priced_updates(rf2), priced_updates(rp)
+    ok(len(f1) == 1 and len(f2) == 1 and f1[0][1].get("value") == third_home and f1[0][0]["body"] == f2[0][0]["body"]
+       and f1[0][0]["headers"].get("webhook-id") == f2[0][0]["headers"].get("webhook-id"),
+       f"priced push: F's two endpoints get the same event (one webhook-id, same bytes) with the value ({len(f1)}, {len(f2)})")
+    wait_for(lambda: all(x["state"] == "delivered" for x in deliveries(base, funded)), 5)
+    charged = before_push - balance()
+    ok(charged == price["amount"], f"priced push: F's wallet is charged once for the event, not once per endpoint ({charged} minor units)")
+    ok(len(pp) == 1 and "value" not in pp[0][1] and "wallet" in (pp[0][1].get("valueWithheld") or ""),
+       f"priced push: P (unfunded) gets the fact, the value withheld for its wallet ({pp and pp[0][1]})")
+    priced_entries = [e for e in audit(base, person) if e["kind"] == "disclosure" and e.get("grant") in (priced[0]["id"], priced[1]["id"])]
+    ok([e.get("grant") for e in priced_entries] == [priced[0]["id"]], f"priced push: one disclosure audited, for F only ({[(e.get('grant') == priced[0]['id'] and 'F' or 'P', e.get('note')) for e in priced_entries]})")
+    if f1:
+        event = f1[0][0]["headers"].get("webhook-id")
+        expect(call(base, "POST", f"/v1/organisation/webhooks/deliveries/{event}/{rf1.endpoint_id}/replay", funded.token, {}), 202, "replaying F's push")
+        wait_for(lambda: len(priced_updates(rf1)) >= 2, 10)
+        ok(len(priced_updates(rf1)) == 2 and balance() == before_push - price["amount"],
+           f"priced push: a replay sends it again without charging again ({len(priced_updates(rf1))} received, {before_push - balance()} charged)")
+
     # ---- 4 & 5: retries, failure, replay; hostile receivers. One organisation, one endpoint per behaviour.
     r = create_org(base, data_dir, "Hooks R")
     fixed = threading.Event()
@@ -748,6 +816,38 @@ def main():
     refused(base, r, {"url": good, "events": ["record.updated"], "description": "bell\u0007"}, "/description")
     refused(base, r, {"url": good + "#frag", "events": ["record.updated"]}, "/url")
 
+    # At most 20 live endpoints an organisation; a deleted one frees its place.
+    many = create_org(base, data_dir, "Hooks Many")
+    made = [call(base, "POST", "/v1/organisation/webhooks", many.token, {"url": f"{good}/{n}", "events": ["grant.created"]}) for n in range(20)]
+    extra = call(base, "POST", "/v1/organisation/webhooks", many.token, {"url": f"{good}/21", "events": ["grant.created"]})
+    ok(all(m[0] == 201 for m in made) and extra[0] == 409, f"endpoints: 20 register, the 21st is refused with 409 ({extra[0]})")
+    call(base, "DELETE", f"/v1/organisation/webhooks/{made[0][1]['id']}", many.token)
+    again = call(base, "POST", "/v1/organisation/webhooks", many.token, {"url": f"{good}/21", "events": ["grant.created"]})
+    ok(again[0] == 201, f"endpoints: after deleting one, another registers ({again[0]})")
+
+    # The delivery log pages and filters.
+    everything = deliveries(base, r)
+    paged, before, pages = [], None, 0
+    while pages < 50:
+        page = expect(call(base, "GET", "/v1/organisation/webhooks/deliveries?limit=2" + (f"&before={before}" if before else ""), r.token), 200, "a page")
+        paged += page["deliveries"]
+        pages += 1
+        before = page.get("next")
+        if not before:
+            break
+    key_of = lambda x: (x["eventId"], x["endpointId"])
+    ok([key_of(x) for x in paged] == [key_of(x) for x in everything] and len(everything) >= 5,
+       f"delivery log: {pages} pages of 2 give the same {len(everything)} deliveries, newest first, as one page")
+    only = deliveries(base, r, "failed")
+    by_endpoint = expect(call(base, "GET", f"/v1/organisation/webhooks/deliveries?endpoint={flaky.endpoint_id}", r.token), 200, "by endpoint")
+    ok(all(x["state"] == "failed" for x in only) and {x["endpointId"] for x in by_endpoint["deliveries"]} == {flaky.endpoint_id},
+       "delivery log: ?state and ?endpoint filter")
+    bad = [call(base, "GET", f"/v1/organisation/webhooks/deliveries?{q}", r.token)[0] for q in ("state=lost", "endpoint=nope", "limit=0", "before=x")]
+    ok(bad == [400] * 4, f"delivery log: bad state, endpoint, limit or before answer 400 ({bad})")
+    if flaky_log:
+        foreign = call(base, "GET", f"/v1/organisation/webhooks/deliveries/{flaky_log['eventId']}/{flaky.endpoint_id}", a.token)
+        ok(foreign[0] == 404, f"delivery log: another organisation cannot read a delivery (404) ({foreign[0]})")
+
     allowless_dir = os.path.join(work, "strict")
     allowless_log = open(os.path.join(work, "strict.log"), "ab")
     strict, strict_base = start(args.bin, allowless_dir, free_port(), "", allowless_log, allow=False)
@@ -758,6 +858,30 @@ def main():
     refused(strict_base, s, {"url": "https://10.1.2.3/hook", "events": ["record.updated"]}, "/url", "private")
     refused(strict_base, s, {"url": "https://[::ffff:127.0.0.1]/hook", "events": ["record.updated"]}, "/url")
     stop(strict, "the strict server")
+
+    # A receiver that answers at once but drips its body, a byte at a time under the idle timeout: the attempt's
+    # deadline must still hold (the whole exchange, not only the head), and nobody else must wait for it.
+    drip_seconds = 4 * TIMEOUT_SECONDS
+    dripping = create_org(base, data_dir, "Hooks Drip")
+    drip = receiver("drip", lambda rec, record: ("drip", drip_seconds))
+    register(base, dripping, drip, ["record.updated"])
+    grant(base, person, ask(base, dripping, handle, ["preference.accessibility"]))
+    expect(call(base, "PUT", "/v1/me/records/preference.accessibility", person, {"value": "subtitles"}), 200, "changing preference.accessibility")
+    wait_for(lambda: drip.snapshot(), 10, 0.02)
+    time.sleep(0.2)
+    expect(call(base, "PUT", "/v1/me/records/identity.name.full", person, {"value": "Hook Tester III"}), 200, "changing identity.name.full")
+    changed_at = time.time()
+    wait_for(lambda: name_update(ra), drip_seconds + 10, 0.02)
+    lag = name_update(ra)[0]["at"] - changed_at if name_update(ra) else None
+    ok(lag is not None and lag < 1.0, f"isolation: while a receiver drips its answer, A's event arrives in {lag and round(lag * 1000)} ms (at most 1000 ms)")
+    drip_log = wait_for(lambda: [x for x in deliveries(base, dripping) if x["endpointId"] == drip.endpoint_id and x.get("lastAttemptAt")
+                                 and (x["state"] != "pending" or x.get("lastError"))], drip_seconds + 10, 0.25)
+    if drip_log:
+        first = delivery(base, dripping, drip_log[0]["eventId"], drip.endpoint_id)["attemptLog"][0]
+        ok(first["durationMs"] <= (TIMEOUT_SECONDS + 1.5) * 1000,
+           f"hostile: an answer dripped a byte at a time is cut off at the {TIMEOUT_SECONDS} s timeout ({first})")
+    else:
+        ok(False, "hostile: the dripping receiver's attempt was logged")
 
     # ---- 6: kill -9 mid-delivery
     k = create_org(base, data_dir, "Hooks K")
