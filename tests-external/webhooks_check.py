@@ -8,16 +8,19 @@ registers an endpoint served by a Python `http.server` thread that records heade
  1. exactly the permitted organisations are told of a record change: A (active grant, values pushed) gets
     `record.updated` with the new value, and the person's audit log shows the push as a disclosure; B (active grant,
     the person declined pushing) gets the fact without the value; C (grant on another key) and D (grant revoked) get
-    nothing;
+    nothing; also deletions (no value), records brought in by an import, priced pushes (one disclosure and one
+    charge per event, however many endpoints and replays; an unfunded wallet gets the value withheld) and a
+    suspended per-month grant (grant.suspended, no record.updated);
  2. every delivery's signature verifies twice, with the `standardwebhooks` package and with hmac by hand, and a
     tampered body does not;
  3. lifecycle events: request.decided + grant.created on a grant, grant.revoked, request.decided refused; each body is
     {type, timestamp, data}; webhook-id is the event id of the delivery log and never changes between attempts, and
     every attempt of one event sends the same bytes;
- 4. retries (500, 500, 200 → delivered on the 3rd attempt), failure (always 500 → failed after 4 attempts) and replay;
- 5. hostile receivers (one that hangs, one that redirects, one that answers a 50 MB body) don't hurt the server, and
-    bad registrations are refused with 422 problem+json, also on a second server without the allow flags (https
-    required, loopback refused);
+ 4. retries (500, 500, 200 → delivered on the 3rd attempt), failure (always 500 → failed after 4 attempts), replay
+    (also of a delivered push: same bytes, nothing disclosed again), endpoint deletion, the delivery log's paging;
+ 5. hostile receivers (one that hangs, one that redirects, one that answers a 50 MB body, one that drips its answer a
+    byte at a time) don't hurt the server nor delay other organisations' events, and bad registrations are refused
+    with 422 problem+json, also on a second server without the allow flags (https required, loopback refused);
  6. kill -9 while deliveries are in flight, restart on the same data: every event is eventually delivered and
     acknowledged, each pushed value disclosed (audited) once.
 
@@ -630,6 +633,20 @@ def main():
                 "offer": {"kind": "per-disclosure", "price": price}}
         priced.append(grant(base, person, expect(call(base, "POST", "/v1/requests", org.token, body), 201, f"{org.name} asking with a price")))
 
+    # A per-month grant its organisation cannot pay is suspended at once: grant.suspended, and no record.updated.
+    monthly = create_org(base, data_dir, "Hooks M")
+    rm = receiver("M")
+    register(base, monthly, rm, ALL_EVENTS)
+    body = {"person": handle, "keys": ["address.home"], "purpose": "ServiceProvision", "retentionDays": 30, "thirdParties": [],
+            "durationDays": 30, "reason": "webhooks test", "acceptedTerms": TERMS, "pushValues": True,
+            "offer": {"kind": "per-month", "price": {"amount": 100, "currency": "EUR"}}}
+    grant_m = grant(base, person, expect(call(base, "POST", "/v1/requests", monthly.token, body), 201, "M asking per month"))
+    wait_for(lambda: rm.messages("grant.suspended") and rm.messages("grant.created") and rm.messages("request.decided"), 10)
+    suspended = [body_["data"] for _, body_ in rm.messages("grant.suspended")]
+    ok(len(suspended) == 1 and suspended[0].get("grantId") == grant_m["id"] and suspended[0].get("amountDue", {}).get("amount") == 100
+       and rm.messages("grant.created") and rm.messages("request.decided"),
+       f"lifecycle: an unpaid per-month grant is suspended at once: M gets grant.suspended (and grant.created, request.decided) ({suspended})")
+
     def balance():
         wallet = expect(call(base, "GET", "/v1/organisation/wallet", funded.token), 200, "F's wallet")
         return sum(x["amount"] for x in wallet["balances"] if x["currency"] == "EUR")
@@ -657,6 +674,8 @@ def main():
         wait_for(lambda: len(priced_updates(rf1)) >= 2, 10)
         ok(len(priced_updates(rf1)) == 2 and balance() == before_push - price["amount"],
            f"priced push: a replay sends it again without charging again ({len(priced_updates(rf1))} received, {before_push - balance()} charged)")
+
+    ok(not rm.messages("record.updated"), f"record.updated: M (grant suspended) is not told ({len(rm.messages('record.updated'))})")
 
     # ---- 4 & 5: retries, failure, replay; hostile receivers. One organisation, one endpoint per behaviour.
     r = create_org(base, data_dir, "Hooks R")
