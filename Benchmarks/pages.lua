@@ -15,7 +15,7 @@ function request()
 end
 
 function done(summary, latency, requests)
-  io.write(string.format("RESULT %s requests=%d errors=%d non2xx=%d p50=%.2f p95=%.2f p99=%.2f rps=%.0f\n", path,
+  io.write(string.format("RESULT requests=%d errors=%d non2xx=%d p50=%.2f p95=%.2f p99=%.2f rps=%.0f\n",
     summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.errors.status, latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
     summary.requests / (summary.duration / 1e6)))

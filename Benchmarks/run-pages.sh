@@ -52,7 +52,7 @@ PY
 
 : > "$WORK/results.txt"
 run() {  # PATH COOKIE_FILE
-    wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s Benchmarks/pages.lua "http://127.0.0.1:$PORT" -- "$1" "$2" | grep '^RESULT' | tee -a "$WORK/results.txt"
+    wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s Benchmarks/pages.lua "http://127.0.0.1:$PORT" -- "$1" "$2" | grep '^RESULT' | sed "s|^RESULT|RESULT $1|" | tee -a "$WORK/results.txt"
 }
 for page in /data /data/contact.email /requests /grants /activity /terms /earnings /export; do
     run "$page" "$WORK/people.txt"

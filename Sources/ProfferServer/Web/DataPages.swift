@@ -141,12 +141,24 @@ extension Timestamp {
 }
 
 extension CatalogueEntry {
-    /// The description addressed to the person: "The person's date of birth." → "Your date of birth".
+    /// The description addressed to the person: "The person's date of birth." → "Your date of birth", "The address
+    /// where the person lives." → "The address where you live". The catalogue speaks of "the person" in the third
+    /// person singular; the verbs that follow it are turned to the second person.
     var personalLabel: String {
-        var text = description
-        for (from, to) in [("The person's ", "Your "), ("the person's ", "your "), ("The person ", "You "), ("the person", "you")] {
-            text = text.replacingOccurrences(of: from, with: to)
+        // Coordinated verbs the word-by-word turn below cannot reach.
+        if description.hasPrefix("Whether the person owns, rents or otherwise occupies their home") {
+            return "Whether you own, rent or otherwise occupy your home"
         }
-        return text.hasSuffix(".") ? String(text.dropLast()) : text
+        var text = description.hasSuffix(".") ? String(description.dropLast()) : description
+        text = text.replacingOccurrences(of: "The person's ", with: "Your ").replacingOccurrences(of: "the person's ", with: "your ")
+        text = text.replacingOccurrences(of: " their ", with: " your ").replacingOccurrences(of: " they ", with: " you ")
+        let verbs = ["is": "are", "has": "have", "lives": "live", "wants": "want", "owns": "own", "prefers": "prefer", "needs": "need",
+                     "chooses": "choose", "agrees": "agree", "identifies": "identify", "lived": "lived", "can": "can"]
+        var words = text.components(separatedBy: " ")
+        for index in words.indices where index > 0 && words[index - 1] == "person" && (words[index - 2 < 0 ? 0 : index - 2] == "the" || words[index - 2 < 0 ? 0 : index - 2] == "The") {
+            if let second = verbs[words[index]] { words[index] = second }
+        }
+        text = words.joined(separator: " ")
+        return text.replacingOccurrences(of: "The person ", with: "You ").replacingOccurrences(of: "the person", with: "you")
     }
 }

@@ -81,15 +81,17 @@ struct OrganisationPages: Sendable {
         try await pages.visit(request, signedIn: false) { visit in
             guard let organisation = try await organisation(request) else { return visit.redirect("/org/signin") }
             let now = Timestamp.now()
-            let record = try await services.store.organisationRecords(only: organisation.id, at: now)[organisation.id]
-                ?? OrganisationRecord(organisationID: organisation.id)
+            // The rates come from the directory's figures (recomputed at most once a minute), not a scan per page view.
+            let record = try await pages.directory.current(store: services.store).1[organisation.id] ?? OrganisationRecord(organisationID: organisation.id)
             let requests = try await services.store.requests(of: .organisation(organisation.id), limit: 50)
-            let grants = try await services.store.grants(of: .organisation(organisation.id), limit: 100)
+            let grants = try await services.store.grants(of: .organisation(organisation.id), limit: 50)
             let handles = try await services.handles(requests.map(\.personID) + grants.map(\.personID))
             var freshness: [Int64] = []
             var grantRows: [[String: Any]] = []
-            for grant in grants where grant.isLive(at: now) || grant.status(at: now) == .suspended {
-                let changes = try await services.store.recordChangeTimes(person: grant.personID, keys: grant.keys)
+            let current = grants.filter { $0.isLive(at: now) || $0.status(at: now) == .suspended }
+            let changeTimes = try await services.store.recordChangeTimes(people: current.map(\.personID))
+            for grant in current {
+                let changes = (changeTimes[grant.personID] ?? [:]).filter { grant.keys.contains($0.key) }
                 let newest = changes.values.max()
                 if let newest { freshness.append(now.millisecondsSinceEpoch - newest.millisecondsSinceEpoch) }
                 grantRows.append([
@@ -122,8 +124,7 @@ struct OrganisationPages: Sendable {
     /// Public: every organisation with its record, so a person can choose the one that does not pass data on.
     @Sendable func directory(_ request: Request, context: AppRequestContext) async throws -> Response {
         try await pages.visit(request, signedIn: false) { visit in
-            let organisations = try await services.store.organisations()
-            let records = try await services.store.organisationRecords()
+            let (organisations, records) = try await pages.directory.current(store: services.store)
             let rows: [[String: Any]] = organisations.sorted { $0.name.localizedCaseInsensitiveCompare($1.name) == .orderedAscending }.map { organisation in
                 let record = records[organisation.id] ?? OrganisationRecord(organisationID: organisation.id)
                 return ["name": organisation.name, "domain": organisation.domain, "verified": organisation.verified, "requests": record.requests,
@@ -131,7 +132,31 @@ struct OrganisationPages: Sendable {
                         "revocation": Self.percent(record.revocationRate), "notice": Self.duration(record.medianRevocationNoticeMilliseconds),
                         "acceptance": Self.percent(record.acceptanceRate)]
             }
-            return visit.render("directory", title: "Organisations on Proffer", nav: "directory", ["organisations": rows, "none": rows.isEmpty])
+            return visit.render("directory", title: "Organisations on Proffer", nav: "directory", ["organisations": rows, "none": rows.isEmpty,
+                                                                                                  "seconds": DirectoryCache.seconds])
         }
+    }
+}
+
+/// The directory's figures, computed at most once a minute: they aggregate every request and grant, and a person
+/// choosing an organisation loses nothing to a minute's staleness. One computation at a time: callers arriving while
+/// it runs wait for it instead of starting their own.
+actor DirectoryCache {
+    static let seconds = 60
+    typealias Figures = (organisations: [Organisation], records: [OrganisationID: OrganisationRecord])
+    private var cached: (at: ContinuousClock.Instant, figures: Figures)?
+    private var running: Task<Figures, any Error>?
+
+    func current(store: ProfferStore) async throws -> Figures {
+        if let cached, ContinuousClock.now - cached.at < .seconds(Self.seconds) { return cached.figures }
+        if let running { return try await running.value }
+        let task = Task { () async throws -> Figures in
+            (try await store.organisations(), try await store.organisationRecords())
+        }
+        running = task
+        defer { running = nil }
+        let figures = try await task.value
+        cached = (.now, figures)
+        return figures
     }
 }

@@ -11,6 +11,7 @@ import ProfferStorage
 struct WebPages: Sendable {
     let services: Services
     let templates: MustacheLibrary
+    let directory = DirectoryCache()
 
     static let sessionCookie = "proffer_session"
     static let csrfCookie = "proffer_csrf"

@@ -3,6 +3,16 @@ enum Migration0009CreateWebhooks {
         // Whether a grant lets its organisation be sent new values of its keys (otherwise only the fact of a change).
         "ALTER TABLE requests ADD COLUMN push_values INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE grants ADD COLUMN push_values INTEGER NOT NULL DEFAULT 0",
+        // Lists of requests and grants page newest first with the id breaking ties: indexes in exactly that order, so a
+        // page reads its rows straight from the index instead of sorting every row of an organisation with 10,000 grants.
+        "DROP INDEX requests_by_person",
+        "DROP INDEX requests_by_organisation",
+        "DROP INDEX grants_by_person",
+        "DROP INDEX grants_by_organisation",
+        "CREATE INDEX requests_by_person ON requests (person_id, created_at, id)",
+        "CREATE INDEX requests_by_organisation ON requests (organisation_id, created_at, id)",
+        "CREATE INDEX grants_by_person ON grants (person_id, created_at, id)",
+        "CREATE INDEX grants_by_organisation ON grants (organisation_id, created_at, id)",
         // An organisation's receiver. The signing secret is sealed with the master key; it is shown once, at creation.
         """
         CREATE TABLE webhook_endpoints (

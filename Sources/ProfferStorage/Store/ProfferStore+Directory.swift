@@ -92,14 +92,16 @@ extension ProfferStore {
         }
     }
 
-    /// When each of the given keys of a person last changed (keys without a value are absent); no values are read.
-    public func recordChangeTimes(person: PersonID, keys: [String]) async throws -> [String: Timestamp] {
-        guard !keys.isEmpty else { return [:] }
+    /// When each key of each of these people last changed (keys without a value are absent), in one query; no
+    /// values are read.
+    public func recordChangeTimes(people: [PersonID]) async throws -> [PersonID: [String: Timestamp]] {
+        guard !people.isEmpty else { return [:] }
         return try await read { db in
-            var times: [String: Timestamp] = [:]
-            for row in try await db.select().columns("key", "updated_at").from("records").where("person_id", .equal, person.rawValue)
-                .where("key", .in, keys).all() {
-                times[try row.decode(column: "key", as: String.self)] = try row.timestamp("updated_at")
+            var times: [PersonID: [String: Timestamp]] = [:]
+            for row in try await db.select().columns("person_id", "key", "updated_at").from("records")
+                .where("person_id", .in, Array(Set(people.map(\.rawValue)))).all() {
+                times[PersonID(trusted: try row.decode(column: "person_id", as: String.self)), default: [:]][try row.decode(column: "key", as: String.self)] =
+                    try row.timestamp("updated_at")
             }
             return times
         }

@@ -78,7 +78,7 @@ extension ProfferStore {
         try await read { db in
             var query = db.select().column("*").from("requests").where(SQLIdentifier(party.column), .equal, party.value)
             if let state { query = query.where("state", .equal, state.rawValue) }
-            return try await query.orderBy("created_at", .descending).orderBy("id").limit(limit).offset(offset).all().map(Self.request)
+            return try await query.orderBy("created_at", .descending).orderBy("id", .descending).limit(limit).offset(offset).all().map(Self.request)
         }
     }
 
@@ -190,7 +190,7 @@ extension ProfferStore {
     public func grants(of party: PartyFilter, limit: Int = 100, offset: Int = 0) async throws -> [Grant] {
         try await read { db in
             try await db.select().column("*").from("grants").where(SQLIdentifier(party.column), .equal, party.value)
-                .orderBy("created_at", .descending).orderBy("id").limit(limit).offset(offset).all().map(Self.grant)
+                .orderBy("created_at", .descending).orderBy("id", .descending).limit(limit).offset(offset).all().map(Self.grant)
         }
     }
 
