@@ -222,7 +222,27 @@ class Server:
 # --------------------------------------------------------------------------------------------------
 # Checks run in the page (ChromeDriver's script injection is not subject to the page's CSP).
 
-PAGE_CHECKS_JS = r"""
+COLOUR_JS = r"""
+const parse = c => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null;
+  const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+const blend = (top, bottom) => [0, 1, 2].map(i => top[i] * top[3] + bottom[i] * (1 - top[3])).concat([1]);
+const background = el => {
+  const layers = [];
+  for (let e = el; e; e = e.parentElement) {
+    const c = parse(getComputedStyle(e).backgroundColor);
+    if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+  }
+  let colour = [255, 255, 255, 1];
+  for (const layer of layers.reverse()) colour = blend(layer, colour);
+  return colour;
+};
+const ratioOf = (fg, bg) => { const c = blend(fg, bg); const l1 = lum(c), l2 = lum(bg);
+  return (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05); };
+"""
+
+PAGE_CHECKS_JS = COLOUR_JS + r"""
 const problems = [];
 const visible = el => {
   const style = getComputedStyle(el);
@@ -293,21 +313,6 @@ for (const el of document.querySelectorAll('main dd, main p, main li, main td, m
 const wording = (document.querySelector('main') || document.body).innerText.match(/\b(you|You) (lives|is|has|was|works|wants|does|goes)\b[^.\n]{0,30}/g);
 if (wording) problems.push('wording: ' + Array.from(new Set(wording)).map(w => '"' + w + '"').join(', '));
 // contrast (WCAG 2.x): every visible element with its own text against its effective background
-const parse = c => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null;
-  const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
-const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
-const blend = (top, bottom) => [0, 1, 2].map(i => top[i] * top[3] + bottom[i] * (1 - top[3])).concat([1]);
-const background = el => {
-  const layers = [];
-  for (let e = el; e; e = e.parentElement) {
-    const c = parse(getComputedStyle(e).backgroundColor);
-    if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
-  }
-  let colour = [255, 255, 255, 1];
-  for (const layer of layers.reverse()) colour = blend(layer, colour);
-  return colour;
-};
 const contrastSeen = {};
 for (const el of document.querySelectorAll('body *')) {
   if (['SCRIPT', 'STYLE', 'OPTION'].includes(el.tagName)) continue;
@@ -335,14 +340,16 @@ for (const el of document.querySelectorAll('body *')) {
 return problems;
 """
 
-FOCUS_JS = r"""
+FOCUS_JS = COLOUR_JS + r"""
 const el = document.activeElement;
 if (!el || el === document.body) return null;
 const style = getComputedStyle(el);
 const r = el.getBoundingClientRect();
 return {tag: el.tagName.toLowerCase(), id: el.id, name: el.getAttribute('name'), cls: el.className, href: el.getAttribute('href'),
         text: (el.textContent || '').trim().slice(0, 40), type: el.getAttribute('type'),
-        outlineStyle: style.outlineStyle, outlineWidth: parseFloat(style.outlineWidth),
+        outlineStyle: style.outlineStyle, outlineWidth: parseFloat(style.outlineWidth), outlineColor: style.outlineColor,
+        // the outline is drawn outside the element (outline-offset): against what is behind the element
+        outlineContrast: parse(style.outlineColor) ? ratioOf(parse(style.outlineColor), background(el.parentElement || el)) : 0,
         onScreen: r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && r.left < innerWidth && r.top < innerHeight};
 """
 
@@ -712,9 +719,12 @@ class Story:
             order.append(focused)
             if focused:
                 label = f"{focused['tag']}#{focused['id'] or focused['name'] or focused['href'] or focused['text']}"
-                self.check(focused["outlineStyle"] != "none" and focused["outlineWidth"] > 0,
-                           f"/signin: the focused {label} has no visible outline (outline-style {focused['outlineStyle']})")
+                if focused["outlineStyle"] == "none" or focused["outlineWidth"] <= 0:
+                    self.page_problem("a control has no visible focus outline when reached with Tab", f"/signin, focused {label}")
                 self.check(focused["onScreen"], f"/signin: the focused {label} is not on screen")
+                if focused["outlineStyle"] != "none" and focused["outlineContrast"] < 3:
+                    self.failures.add_page(f"the focus outline ({focused['outlineColor']}) has {focused['outlineContrast']:.2f}:1 contrast "
+                                           f"with what is behind it, below the 3:1 of WCAG 1.4.11", f"[{self.viewport}] /signin, focused {label}")
             return focused
 
         first = tab()
@@ -745,6 +755,27 @@ class Story:
         self.require(urllib.parse.urlsplit(self.driver.current_url).path == "/data",
                      f"keyboard sign-in ended on {self.path()}, expected /data")
         self.page("data-after-keyboard-signin")
+
+    def keyboard_walk(self, where, limit=60):
+        """Tabs through the whole page: every control reached shows a visible focus outline, on screen."""
+        self.driver.execute_script("window.scrollTo(0, 0); if (document.activeElement) document.activeElement.blur();")
+        reached = []
+        for _ in range(limit):
+            self.keys(Keys.TAB)
+            focused = self.driver.execute_script(FOCUS_JS)
+            if not focused or (reached and focused == reached[0]):
+                break
+            reached.append(focused)
+            label = f"{focused['tag']}#{focused['id'] or focused['name'] or focused['href'] or focused['text']}"
+            if focused["outlineStyle"] == "none" or focused["outlineWidth"] <= 0:
+                self.page_problem("a control has no visible focus outline when reached with Tab", f"{where}, focused {label}")
+            elif focused["outlineContrast"] < 3:
+                self.page_problem(f"the focus outline ({focused['outlineColor']}) has {focused['outlineContrast']:.2f}:1 contrast "
+                                  f"with what is behind it, below the 3:1 of WCAG 1.4.11", f"{where}, focused {label}")
+            if not focused["onScreen"]:
+                self.page_problem("a control reached with Tab is not on screen", f"{where}, focused {label}")
+        self.check(len(reached) >= 3, f"{where}: Tab reached only {len(reached)} controls")
+        return reached
 
     def session_cookie(self):
         cookie = next((c for c in self.driver.get_cookies() if c["name"] == "proffer_session"), None)
@@ -809,6 +840,12 @@ class Story:
         self.check("credit agency ltd" in lower, f"{where} does not say it passes the data on to Credit Agency Ltd")
         self.check(re.search(r"0\.40|€\s?0\.40|40 cents", text), f"{where} does not say what they pay (0.40 EUR per disclosure)")
         self.check(re.search(r"per (disclosure|read)|each (time|read)|every (time|read)", lower), f"{where} does not say the price is per disclosure")
+        reached = self.keyboard_walk(where)
+        self.check(any(f["id"] == "key-address.home" for f in reached) and any(f["id"] == "f-durationDays" for f in reached),
+                   f"{where}: Tab does not reach the key checkboxes and the duration")
+        for term in ("No stalking", "Maximum retention", "No sale", "Breach notification"):
+            self.check(term.lower() in lower, f"{where} does not say whether the request keeps the person's term {term!r}")
+        self.check(re.search(r"keeps all your terms|kept", lower), f"{where} does not say that the request keeps the person's terms")
         for key in ("contact.email", "identity.name.full", "address.home"):
             box = self.finds(f'input[type=checkbox][name=keys][value="{key}"]')
             self.require(box, f"{where} has no checkbox for {key}")
@@ -883,6 +920,7 @@ class Story:
 
     def activity(self, org_a, org_b):
         self.go("/activity", "activity")
+        self.keyboard_walk("/activity")
         items = self.timeline()
         self.require(items, "/activity shows no ol.timeline > li")
         joined = "\n".join(items).lower()
@@ -933,6 +971,14 @@ class Story:
     def csrf(self):
         """A form posted without its csrf field is refused and changes nothing."""
         cookies = self.cookies()
+        # an error page (422) carries the same headers as any other
+        status, headers, html = raw_http(self.base, "GET", "/data/contact.email", cookies=cookies)
+        token = re.search(r'name="csrf" value="([^"]+)"', html)
+        self.require(status == 200 and token, f"GET /data/contact.email answered {status} without a csrf field")
+        status, headers, html = raw_http(self.base, "POST", "/data/contact.email", cookies=cookies, form={"csrf": token.group(1), "value": "still not an email"})
+        self.check(status == 422, f"POST /data/contact.email with an invalid email answered {status}, expected 422")
+        self.check("default-src 'none'" in ";".join(header(headers, "Content-Security-Policy")) and header(headers, "X-Frame-Options") == ["DENY"],
+                   f"the 422 page for an invalid email lacks the security headers: {headers}")
         for path, form in [(f"/data/contact.email", {"value": "attacker@example.com"}), ("/signout", {}),
                            ("/data/identity.name.full/delete", {})]:
             status, headers, body = raw_http(self.base, "POST", path, cookies=cookies, form=form)
