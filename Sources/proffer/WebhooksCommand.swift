@@ -68,41 +68,45 @@ struct WebhooksCommand: AsyncParsableCommand {
         }
     }
 
-    struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One delivery with every attempt.")
-        @OptionGroup var options: ServerOptions
+    /// Which delivery: the organisation, the event and the endpoint.
+    struct DeliveryArguments: ParsableArguments {
         @Argument(help: "The organisation id (org_…).") var organisation: String
         @Argument(help: "The event id (msg_…).") var event: String
         @Argument(help: "The endpoint id (whe_…).") var endpoint: String
 
-        func run() async throws {
-            let id = try WebhooksCommand.organisation(organisation)
+        func ids() throws -> (OrganisationID, WebhookEventID, WebhookEndpointID) {
             guard let eventID = WebhookEventID(event), let endpointID = WebhookEndpointID(endpoint) else {
                 throw ValidationError("give an event id (msg_…) and an endpoint id (whe_…)")
             }
-            guard let (delivery, stored, attempts) = try await WebhooksCommand.withStore(options, {
+            return (try WebhooksCommand.organisation(organisation), eventID, endpointID)
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One delivery with every attempt.")
+        @OptionGroup var options: ServerOptions
+        @OptionGroup var delivery: DeliveryArguments
+
+        func run() async throws {
+            let (id, eventID, endpointID) = try delivery.ids()
+            guard let (found, stored, attempts) = try await WebhooksCommand.withStore(options, {
                 try await $0.webhookDelivery(event: eventID, endpoint: endpointID, of: id)
             }) else { throw ValidationError("no such delivery for \(id)") }
-            print("\(stored.type.rawValue) \(stored.id) created \(stored.createdAt) → \(delivery.endpointID): \(delivery.state.rawValue)")
+            print("\(stored.type.rawValue) \(stored.id) created \(stored.createdAt) → \(found.endpointID): \(found.state.rawValue)")
             for attempt in attempts {
                 print("  #\(attempt.attempt) \(attempt.startedAt) \(attempt.durationMilliseconds) ms  \(attempt.status.map(String.init) ?? "-")  \(attempt.error ?? "ok")")
             }
-            if let next = delivery.nextAttemptAt, delivery.state == .pending { print("  next attempt \(next)") }
+            if let next = found.nextAttemptAt, found.state == .pending { print("  next attempt \(next)") }
         }
     }
 
     struct Replay: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Send a delivered or failed delivery again (same event id and body).")
         @OptionGroup var options: ServerOptions
-        @Argument(help: "The organisation id (org_…).") var organisation: String
-        @Argument(help: "The event id (msg_…).") var event: String
-        @Argument(help: "The endpoint id (whe_…).") var endpoint: String
+        @OptionGroup var delivery: DeliveryArguments
 
         func run() async throws {
-            let id = try WebhooksCommand.organisation(organisation)
-            guard let eventID = WebhookEventID(event), let endpointID = WebhookEndpointID(endpoint) else {
-                throw ValidationError("give an event id (msg_…) and an endpoint id (whe_…)")
-            }
+            let (id, eventID, endpointID) = try delivery.ids()
             do {
                 _ = try await WebhooksCommand.withStore(options) { try await $0.replayDelivery(event: eventID, endpoint: endpointID, of: id, at: .now()) }
             } catch DomainError.notFound {

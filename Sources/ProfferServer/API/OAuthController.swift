@@ -57,11 +57,7 @@ struct OAuthController: Sendable {
             throw Self.oauthError(.badRequest, "unsupported_grant_type", "only the client_credentials grant is supported")
         }
         let (clientID, secret) = try Self.clientCredentials(request, form: form)
-        guard clientID.utf8.count == 35, clientID.hasPrefix("cl_"), clientID.utf8.dropFirst(3).allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
-              secret.count <= 200, !secret.utf8.contains(0),
-              let organisation = try await services.store.organisation(clientID: clientID),
-              SecretToken.digest(secret) == organisation.secretDigest
-        else {
+        guard let organisation = try await services.authenticateClient(clientID: clientID, secret: secret) else {
             throw Self.oauthError(.unauthorized, "invalid_client", "client authentication failed")
         }
         let requested = form.scope.map { $0.split(separator: " ").map(String.init) } ?? OrganisationScope.allCases.map(\.rawValue)

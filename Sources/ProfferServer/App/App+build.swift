@@ -57,6 +57,7 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer, web: WebPages,
     ActivityPages(pages: web).addRoutes(to: router)
     PolicyPages(pages: web).addRoutes(to: router)
     MoneyAndExportPages(pages: web).addRoutes(to: router)
+    OrganisationPages(pages: web).addRoutes(to: router)
     return router
 }
 

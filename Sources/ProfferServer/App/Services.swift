@@ -92,4 +92,14 @@ struct Services: Sendable {
             return GrantDTO(grant, organisation: organisation, personHandle: handle, now: now)
         }
     }
+
+    /// The organisation whose OAuth client credentials these are, or nil.
+    func authenticateClient(clientID: String, secret: String) async throws -> Organisation? {
+        guard clientID.utf8.count == 35, clientID.hasPrefix("cl_"), clientID.utf8.dropFirst(3).allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
+              secret.count <= 200, !secret.utf8.contains(0),
+              let organisation = try await store.organisation(clientID: clientID),
+              SecretToken.digest(secret) == organisation.secretDigest
+        else { return nil }
+        return organisation
+    }
 }

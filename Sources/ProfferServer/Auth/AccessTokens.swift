@@ -62,12 +62,12 @@ final class AccessTokens: Sendable {
         self.lifetimeSeconds = lifetimeSeconds
     }
 
-    func issue(for organisation: Organisation, scope: String, now: Date = Date()) async throws -> String {
+    func issue(for organisation: Organisation, scope: String, lifetimeSeconds lifetime: Int? = nil, now: Date = Date()) async throws -> String {
         let claims = AccessTokenClaims(
             iss: IssuerClaim(value: issuer),
             sub: SubjectClaim(value: organisation.id.rawValue),
             aud: AudienceClaim(value: [Self.audience]),
-            exp: ExpirationClaim(value: now.addingTimeInterval(TimeInterval(lifetimeSeconds))),
+            exp: ExpirationClaim(value: now.addingTimeInterval(TimeInterval(lifetime ?? lifetimeSeconds))),
             iat: IssuedAtClaim(value: now),
             jti: IDClaim(value: UUID().uuidString.lowercased()),
             client_id: organisation.clientID,

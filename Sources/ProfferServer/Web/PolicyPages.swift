@@ -49,7 +49,7 @@ struct PolicyPages: Sendable {
             "verifiedOptions": [("", "Any organisation"), ("true", "Only verified organisations"), ("false", "Only unverified organisations")]
                 .map { ["value": $0.0, "label": $0.1, "selected": $0.0 == (typedRule?["verified"] ?? "")] },
             "ruleKeys": typedRule?["keys"] ?? "", "ruleDays": typedRule?["maxDurationDays"] ?? "", "ruleNote": typedRule?["note"] ?? "",
-            "errors": ruleErrors, "saved": visit.request.uri.queryParameters["saved"] ?? "",
+            "errors": ruleErrors, "saved": visit.request.uri.queryParameters["saved"].map(String.init) ?? "",
         ]
         return visit.render("terms", title: "Terms and rules", nav: "terms", status: status, view)
     }

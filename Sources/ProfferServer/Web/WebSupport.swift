@@ -43,11 +43,15 @@ struct Visit: Sendable {
     var person: Person? { identity?.person }
 
     /// Renders `template` inside the layout. `nav` names the current section for `aria-current`.
-    func render(_ template: String, title: String, nav: String? = nil, status: HTTPResponse.Status = .ok, _ view: [String: Any] = [:]) -> Response {
+    /// `console` draws the organisation console's header (signed in as that organisation) instead of the person's.
+    func render(_ template: String, title: String, nav: String? = nil, status: HTTPResponse.Status = .ok, console: Organisation? = nil,
+                _ view: [String: Any] = [:]) -> Response {
         var context = view
         context["pageTitle"] = title
         context["csrf"] = csrf
-        if let person {
+        if let console {
+            context["console"] = ["name": console.name]
+        } else if let person {
             context["signedIn"] = ["handle": person.handle]
         }
         if let nav { context["nav_\(nav)"] = true }
@@ -61,7 +65,7 @@ struct Visit: Sendable {
     static func clean(_ view: [String: Any]) -> [String: Any] {
         var cleaned: [String: Any] = [:]
         for (key, value) in view {
-            if let text = value as? String, text.isEmpty, key != "value" { continue }
+            if let text = value as? any StringProtocol, text.isEmpty, key != "value" { continue }
             if let optional = value as? (any OptionalProtocol), optional.isNone { continue }
             if let nested = value as? [String: Any] {
                 cleaned[key] = clean(nested)
