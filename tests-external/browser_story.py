@@ -63,8 +63,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
-LATER_PAGES = [("terms", "/terms"), ("earnings", "/earnings"), ("export", "/export"), ("directory", "/directory"),
-               ("org-signin", "/org/signin"), ("org", "/org")]
+LATER_PAGES = [("terms", "/terms"), ("earnings", "/earnings"), ("export", "/export"), ("directory", "/directory")]
 PASSWORD = "correct horse battery"
 
 
@@ -163,6 +162,7 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = None
+        self.credentials = {}  # organisation id -> (client id, client secret)
 
     def start(self):
         command = [self.binary, "serve", "--data-dir", self.data_dir, "--port", str(self.port), "--host", "127.0.0.1"]
@@ -216,6 +216,7 @@ class Server:
                                                   "Content-Type": "application/x-www-form-urlencoded"})
         with urllib.request.urlopen(request, timeout=15) as response:
             token = json.load(response)["access_token"]
+        self.credentials[org["id"]] = (org["clientId"], org["clientSecret"])
         return org["id"], token
 
 
@@ -817,6 +818,7 @@ class Story:
         self.require(status == 201 and asked_b.get("state") == "pending", f"{self.org_b_name}'s request answered {status}: {asked_b}")
         status, purposes = call(self.base, "GET", "/v1/purposes")
         self.purpose = next((p for p in (purposes or {}).get("items", []) if p["id"] == "CreditChecking"), {"label": "Credit checking"})
+        self.org_a = a_id
         return ({"id": a_id, "token": a_token, "request": asked["id"], "name": self.org_a_name},
                 {"id": b_id, "token": b_token, "request": asked_b["id"], "name": self.org_b_name})
 
@@ -1009,6 +1011,21 @@ class Story:
                 print(f"note: [{self.viewport}] {path} answers 404; not in the tour yet", flush=True)
                 continue
             self.go(path, "tour-" + name, expect_status=None)
+        # the organisation console, signed in with the first organisation's client credentials
+        if raw_http(self.base, "GET", "/org/signin")[0] != 404:
+            client_id, secret = self.server.credentials[self.org_a]
+            self.go("/org/signin", "org-signin")
+            self.fill("f-clientId", client_id)
+            self.fill("f-clientSecret", secret)
+            self.submit("Open the console")
+            self.check(urllib.parse.urlsplit(self.driver.current_url).path == "/org", f"signing in to the console ended on {self.path()}")
+            self.page("org-console")
+            self.check(self.org_a_name in self.main_text(), f"the organisation console does not name {self.org_a_name}")
+            self.check(secret not in self.driver.current_url and secret not in self.driver.page_source,
+                       "the organisation console shows its client secret")
+            console = next((c for c in self.driver.get_cookies() if c["name"] == "proffer_org"), None)
+            self.check(console and console.get("httpOnly") and console.get("sameSite") == "Lax",
+                       f"the console cookie proffer_org is not HttpOnly + SameSite=Lax: {console}")
 
     def close(self):
         try:
