@@ -9,9 +9,10 @@ viewport (390x844), each time as a new person:
     field and the email and handle are kept), and fills in an email, a full name and a postal address
     through the generated forms (first with an invalid email and an address without a town: the
     message is next to the field, the input is aria-invalid and keeps what was typed; 422);
-  * signs out, and signs in again with the keyboard only: Tab from the top reaches the skip link
-    first, then the email field, the password field and the button in that order, each with a
-    visible focus outline;
+  * signs out (the old session cookie no longer works on the server), fails to sign in with a wrong
+    password (401, message, email kept), and signs in with the keyboard only: Tab from the top reaches
+    the skip link first, then the email field, the password field and the button in that order, each
+    with a visible focus outline;
   * two organisations (made with the admin API) ask for data through the API: the first for three
     keys, with a purpose, a third party, a duration and a price; the second for one key;
   * the person reads the first request's page (organisation, purpose in words, duration, passing on,
@@ -22,16 +23,22 @@ viewport (390x844), each time as a new person:
     page, and the organisation's next read is refused (403 grant-revoked);
   * the activity page shows the request, the grant, the disclosure and the revocation, and its
     filters (organisation, kind) narrow the timeline;
-  * a form posted without its CSRF field is refused (403) and changes nothing.
+  * a form posted without its CSRF field (or with a wrong one) is refused (403) and changes nothing;
+  * the second pass's person gets 404 for the first person's request and grant pages and cannot
+    refuse or revoke them.
 
 After every page the browser lands on it checks: a screenshot NN-name.png in the artifacts directory
 (desktop/ and phone/), no SEVERE browser console entry (CSP violations included; the check is proven
 able to see one at the start), every visible control labelled, html[lang], exactly one h1 and no
 skipped heading level, alt on every img, WCAG AA contrast of text (4.5:1, 3:1 for large text), no
-personal value in the URL, and (fetched again with urllib) Content-Security-Policy with
-default-src 'none' and X-Frame-Options: DENY. The session cookie must be HttpOnly and SameSite=Lax.
-Then a tour screenshots the later pages (/terms, /earnings, /export, /directory, /org/signin, /org)
-where they exist. Every failed check is listed at the end; the exit status is non-zero if any.
+personal value in the URL, no sideways scrolling, no broken wording ("you lives", a dangling ";"),
+and (fetched again with urllib) Content-Security-Policy with default-src 'none', X-Frame-Options:
+DENY and Cache-Control: no-store. The session cookie must be HttpOnly and SameSite=Lax. The request
+and activity pages are walked with Tab: every control shows a focus outline with 3:1 contrast. Then
+a tour checks the later pages (/terms, /earnings, /export, /directory, and the organisation console
+signed in with client credentials) where they exist (a printed note where they answer 404). Every
+failed check is listed at the end (a problem seen on many pages once, with the pages); the exit
+status is non-zero if any.
 """
 import argparse
 import base64
@@ -163,6 +170,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = None
         self.credentials = {}  # organisation id -> (client id, client secret)
+        self.seen = {}  # what one pass leaves for the next to try
 
     def start(self):
         command = [self.binary, "serve", "--data-dir", self.data_dir, "--port", str(self.port), "--host", "127.0.0.1"]
@@ -544,6 +552,8 @@ class Story:
         self.check("default-src 'none'" in directives, f"GET {path}: Content-Security-Policy lacks default-src 'none': {csp!r}")
         self.check(not any("unsafe-inline" in d or "unsafe-eval" in d for d in directives),
                    f"GET {path}: Content-Security-Policy allows unsafe-inline/eval: {csp!r}")
+        cache = ";".join(header(headers, "Cache-Control"))
+        self.check("no-store" in cache, f"GET {path}: Cache-Control is {cache!r}, expected no-store (pages carry personal data)")
         frame = header(headers, "X-Frame-Options")
         self.check(frame == ["DENY"], f"GET {path}: X-Frame-Options is {frame}, expected DENY")
 
@@ -572,6 +582,7 @@ class Story:
         self.read_and_revoke(org_a)
         self.activity(org_a, org_b)
         self.csrf()
+        self.others_pages()
         self.tour()
 
     def prove_console_check(self):
@@ -701,6 +712,7 @@ class Story:
             self.check(value in text, f"/data does not show {value!r} after saving it")
 
     def sign_out(self):
+        old_session = self.cookies().get("proffer_session")
         self.submit("Sign out", self.find("form.signout"))
         self.page("signed-out")
         self.check(self.path() == "/", f"signing out led to {self.path()}, expected /")
@@ -708,6 +720,21 @@ class Story:
         self.driver.get(self.base + "/data")
         self.check(urllib.parse.urlsplit(self.driver.current_url).path == "/signin",
                    f"/data after signing out led to {self.path()}, expected /signin")
+        # signing out ends the session on the server too, not only in this browser
+        status, headers, _ = raw_http(self.base, "GET", "/data", cookies={"proffer_session": old_session or ""})
+        self.check(status == 303 and header(headers, "Location") == ["/signin"],
+                   f"GET /data with the session cookie from before signing out answered {status} {header(headers, 'Location')}, expected 303 to /signin")
+        # a wrong password: 401, a message, the email kept, and no session
+        self.go("/signin", "signin-before-wrong-password")
+        self.fill("email", self.email)
+        self.fill("password", "wrong " + PASSWORD)
+        self.submit("Sign in")
+        self.page("signin-wrong-password", expect_status=401)
+        self.check(self.finds("[role=alert]") and "wrong" in self.find("[role=alert]").text.lower(),
+                   "a wrong password: no message saying the email or password is wrong")
+        self.check(self.by_id("email").get_attribute("value") == self.email, "a wrong password: the email was not kept")
+        self.check(self.by_id("password").get_attribute("value") == "", "a wrong password: the password was sent back into the page")
+        self.check("proffer_session" not in self.cookies() or not self.cookies()["proffer_session"], "a wrong password set a session cookie")
 
     def keyboard_sign_in(self):
         self.go("/signin", "signin")
@@ -819,6 +846,7 @@ class Story:
         status, purposes = call(self.base, "GET", "/v1/purposes")
         self.purpose = next((p for p in (purposes or {}).get("items", []) if p["id"] == "CreditChecking"), {"label": "Credit checking"})
         self.org_a = a_id
+        self.org_a_request = asked["id"]
         return ({"id": a_id, "token": a_token, "request": asked["id"], "name": self.org_a_name},
                 {"id": b_id, "token": b_token, "request": asked_b["id"], "name": self.org_b_name})
 
@@ -1003,6 +1031,24 @@ class Story:
         self.check(self.by_id("f-value").get_attribute("value") == self.record_email if self.finds("#f-value") else True,
                    "the forged form changed contact.email")
 
+    def others_pages(self):
+        """Another person's request and grant pages are not this person's to see or act on."""
+        mine = {"request": self.org_a_request, "grant": self.grant}
+        others = self.server.seen.get("others")
+        self.server.seen["others"] = {**mine, "org": self.org_a_name, "by": self.viewport}
+        if not others:
+            return
+        cookies = self.cookies()
+        for path in (f"/requests/{others['request']}", f"/grants/{others['grant']}", f"/grants/{others['grant']}/revoke"):
+            status, _, html = raw_http(self.base, "GET", path, cookies=cookies)
+            self.check(status == 404 and others["org"] not in html,
+                       f"GET {path} (a page of the {others['by']} pass's person) answered {status} to another person, expected 404 without its details")
+        token = re.search(r'name="csrf" value="([^"]+)"', raw_http(self.base, "GET", "/data", cookies=cookies)[2])
+        for path, form in ((f"/requests/{others['request']}/refuse", {}), (f"/grants/{others['grant']}/revoke", {})):
+            status, _, _ = raw_http(self.base, "POST", path, cookies=cookies, form={**form, "csrf": token.group(1) if token else ""})
+            self.check(status in (404, 403), f"POST {path} (another person's) answered {status}, expected 404")
+        self.go(f"/grants/{others['grant']}", "others-grant", expect_status=404)
+
     def tour(self):
         """The later pages: screenshot and check them where they exist."""
         for name, path in LATER_PAGES:
@@ -1010,9 +1056,11 @@ class Story:
             if status == 404:
                 print(f"note: [{self.viewport}] {path} answers 404; not in the tour yet", flush=True)
                 continue
-            self.go(path, "tour-" + name, expect_status=None)
+            self.go(path, "tour-" + name)
         # the organisation console, signed in with the first organisation's client credentials
-        if raw_http(self.base, "GET", "/org/signin")[0] != 404:
+        if raw_http(self.base, "GET", "/org/signin")[0] == 404:
+            print(f"note: [{self.viewport}] /org/signin answers 404; the organisation console is not in the tour yet", flush=True)
+        else:
             client_id, secret = self.server.credentials[self.org_a]
             self.go("/org/signin", "org-signin")
             self.fill("f-clientId", client_id)
