@@ -349,6 +349,27 @@ for (const el of document.querySelectorAll('body *')) {
 return problems;
 """
 
+OVERFLOW_JS = r"""
+const width = arguments[0];
+const total = Math.max(document.documentElement.scrollWidth, document.body.scrollWidth);
+if (total <= width) return null;
+// the innermost elements that stick out: outside any scrolling container, or positioned so that it cannot clip them
+const scrolls = el => { for (let e = el.parentElement; e; e = e.parentElement) {
+  const o = getComputedStyle(e).overflowX; if (o === 'auto' || o === 'scroll' || o === 'hidden') return true; } return false; };
+const out = [];
+for (const el of document.querySelectorAll('body *')) {
+  const r = el.getBoundingClientRect();
+  if (r.right <= width + 1 || r.width === 0 && r.height === 0) continue;
+  if (Array.from(el.children).some(c => c.getBoundingClientRect().right > width + 1)) continue;
+  const position = getComputedStyle(el).position;
+  if (!scrolls(el) || position === 'absolute' || position === 'fixed') {
+    out.push(el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).trim().split(/\s+/).join('.') : '') +
+             (position === 'absolute' || position === 'fixed' ? ' (' + position + ')' : '') + ' to ' + Math.round(r.right) + 'px');
+  }
+}
+return {width: total, culprits: out.slice(0, 3).join(', ') || 'unknown'};
+"""
+
 FOCUS_JS = COLOUR_JS + r"""
 const el = document.activeElement;
 if (!el || el === document.body) return null;
@@ -530,9 +551,12 @@ class Story:
             self.page_problem(f"console error: {message}", where)
         for problem in self.driver.execute_script(PAGE_CHECKS_JS):
             self.page_problem(problem, where)
-        overflow = self.driver.execute_script("return [document.documentElement.scrollWidth, innerWidth]")
-        if overflow[0] > overflow[1]:
-            self.page_problem(f"the page scrolls sideways at {self.viewport} width ({overflow[0]} px wide in a {overflow[1]} px viewport)", where)
+        # a phone's layout viewport widens to fit content that is too wide, so compare with the device's width
+        width = VIEWPORTS[self.viewport][0]
+        overflow = self.driver.execute_script(OVERFLOW_JS, width)
+        if overflow:
+            self.page_problem(f"the page is wider than the {width} px {self.viewport} viewport and scrolls sideways "
+                              f"({overflow['width']} px; widest: {overflow['culprits']})", where)
         url = urllib.parse.unquote_plus(self.driver.current_url)
         for secret in self.secrets:
             self.check(secret.lower() not in url.lower(), f"{where}: the URL contains personal data {secret!r}: {url}")
