@@ -319,8 +319,11 @@ for (const el of document.querySelectorAll('main dd, main p, main li, main td, m
   const t = el.textContent.replace(/\s+/g, ' ').trim();
   if (/[;,]$/.test(t)) problems.push('text ends with a dangling separator: ' + describe(el) + ' "' + t.slice(-60) + '"');
 }
-const wording = (document.querySelector('main') || document.body).innerText.match(/\b(you|You) (lives|is|has|was|works|wants|does|goes)\b[^.\n]{0,30}/g);
-if (wording) problems.push('wording: ' + Array.from(new Set(wording)).map(w => '"' + w + '"').join(', '));
+const mainText = (document.querySelector('main') || document.body).innerText;
+const wording = [
+  ...(mainText.match(/\byou (lives|is|has|was|works|wants|does|goes|owns|rents|occupies|prefers|uses|needs|speaks|holds|earns)\b( [a-z]+){0,2}/gi) || []),
+  ...(mainText.match(/\byour [a-z ]{0,40}\bas they (wish|want|prefer)\b( it to be [a-z]+)?/gi) || [])];
+for (const phrase of new Set(wording.map(w => w.toLowerCase().trim()))) problems.push('wording: "' + phrase + '"');
 // contrast (WCAG 2.x): every visible element with its own text against its effective background
 const contrastSeen = {};
 for (const el of document.querySelectorAll('body *')) {
@@ -1173,3 +1176,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+
