@@ -434,7 +434,7 @@ def check_stable_bodies(receivers):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bin", default="/work/main/.build/debug/proffer")
+    parser.add_argument("--bin", default=".build/debug/proffer", help="the proffer binary (default: the debug build)")
     parser.add_argument("--database", default="", help="postgres:// URL; SQLite in the data directory when empty")
     parser.add_argument("--kill-wait", type=float, default=90, help="how long to wait for redelivery after kill -9 (seconds)")
     args = parser.parse_args()

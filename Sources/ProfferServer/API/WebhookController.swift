@@ -123,13 +123,17 @@ struct WebhookController: Sendable {
             errors.append(FieldError(pointer: "/url", detail: refusal))
         }
         var types: [WebhookEventType] = []
-        if body.events.isEmpty || body.events.count > WebhookEventType.allCases.count * 2 {
+        if body.events.isEmpty || body.events.count > WebhookEventType.allCases.count {
             errors.append(FieldError(pointer: "/events", detail: "list 1 to \(WebhookEventType.allCases.count) event types: "
                 + WebhookEventType.allCases.map(\.rawValue).joined(separator: ", ")))
         } else {
             for (index, name) in body.events.enumerated() {
                 if let type = WebhookEventType(rawValue: name) {
-                    if !types.contains(type) { types.append(type) }
+                    if types.contains(type) {
+                        errors.append(FieldError(pointer: "/events/\(index)", detail: "lists \(name) more than once"))
+                    } else {
+                        types.append(type)
+                    }
                 } else {
                     errors.append(FieldError(pointer: "/events/\(index)", detail: "unknown event type \"\(name.prefix(60))\"; known: "
                         + WebhookEventType.allCases.map(\.rawValue).joined(separator: ", ")))

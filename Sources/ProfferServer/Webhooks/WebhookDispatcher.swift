@@ -11,39 +11,61 @@ import ServiceLifecycle
 struct WebhookDispatcher: Service {
     let services: Services
     let logger: Logger
-    /// How many deliveries one claim takes, sent concurrently.
-    let batchSize = 32
+    /// Attempts under way at once, in all and per endpoint: a slow endpoint holds at most its own share, never the
+    /// whole dispatcher, so every other organisation's events keep flowing.
+    let maxInFlight = 32
+    let maxInFlightPerEndpoint = 4
 
-    /// Runs until graceful shutdown. The HTTP client lives only as long as this loop, so a server built but never
-    /// run (tests, tools) holds none.
+    /// Runs until graceful shutdown: claims due deliveries whenever a slot is free (at once when an attempt ends,
+    /// otherwise every poll interval), sends each in its own task, and stops on shutdown. An attempt cut short by the
+    /// shutdown is not recorded; its lease runs out and it is attempted again (at least once). The HTTP client lives
+    /// only as long as this loop, so a server built but never run (tests, tools) holds none.
     func run() async throws {
         let sender = WebhookSender(timeoutSeconds: services.configuration.webhookTimeoutSeconds,
                                    allowPrivateTargets: services.configuration.webhookAllowPrivateTargets)
-        await runPeriodically(every: .milliseconds(services.configuration.webhookPollMilliseconds), logger: logger, failure: "webhook delivery failed") {
-            let sent = try await deliverDue(with: sender)
-            if sent > 0 { logger.debug("webhook attempts made", metadata: ["attempts": "\(sent)"]) }
-        }
-        await sender.shutdown()
-    }
-
-    /// Makes every attempt due now; returns how many were made.
-    @discardableResult
-    func deliverDue(with sender: WebhookSender) async throws -> Int {
-        var made = 0
-        while !Task.isShuttingDownGracefully {
-            // The lease outlasts the attempt's deadline, so a live worker always reports before anyone else may claim.
-            let claims = try await services.store.claimDueDeliveries(at: .now(), leaseSeconds: services.configuration.webhookTimeoutSeconds + 30,
-                                                                     limit: batchSize)
-            if claims.isEmpty { break }
-            await withTaskGroup(of: Void.self) { group in
-                for claim in claims {
-                    group.addTask { await attempt(claim, with: sender) }
+        let poll = Duration.milliseconds(services.configuration.webhookPollMilliseconds)
+        // The lease outlasts the attempt's deadline, so a live worker always reports before anyone else may claim.
+        let lease = services.configuration.webhookTimeoutSeconds + 30
+        await withTaskGroup(of: WebhookEndpointID?.self) { group in
+            var inFlight: [WebhookEndpointID: Int] = [:]
+            var total = 0
+            var timerPending = false
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if total < maxInFlight {
+                    let saturated = Set(inFlight.filter { $0.value >= maxInFlightPerEndpoint }.keys)
+                    do {
+                        for claim in try await services.store.claimDueDeliveries(at: .now(), leaseSeconds: lease, limit: maxInFlight - total,
+                                                                                 excludingEndpoints: saturated) {
+                            inFlight[claim.endpointID, default: 0] += 1
+                            total += 1
+                            group.addTask {
+                                await attempt(claim, with: sender)
+                                return claim.endpointID
+                            }
+                        }
+                    } catch {
+                        logger.warning("claiming webhook deliveries failed; will retry", metadata: ["error.type": "\(type(of: error))"])
+                    }
+                }
+                if !timerPending {
+                    timerPending = true
+                    group.addTask {
+                        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: poll) }
+                        return nil
+                    }
+                }
+                guard let finished = await group.next() else { break }
+                if let endpoint = finished {
+                    inFlight[endpoint, default: 1] -= 1
+                    if inFlight[endpoint] == 0 { inFlight[endpoint] = nil }
+                    total -= 1
+                } else {
+                    timerPending = false
                 }
             }
-            made += claims.count
-            if claims.count < batchSize { break }
+            group.cancelAll()
         }
-        return made
+        await sender.shutdown()
     }
 
     /// One attempt of one delivery, reported to the store whatever happens.
@@ -67,6 +89,8 @@ struct WebhookDispatcher: Service {
             logger.warning("a webhook body could not be built", metadata: ["error.type": "\(type(of: error))"])
             result = WebhookSender.Result(status: nil, error: "the event could not be prepared; it will be retried")
         }
+        // Cut short by shutdown: leave it leased; it is attempted again when the lease runs out.
+        if Task.isCancelled { return }
         let elapsed = ContinuousClock.now - clock
         let attempt = WebhookAttempt(attempt: claim.attempt, startedAt: started,
                                      durationMilliseconds: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000,
@@ -91,7 +115,7 @@ struct WebhookDispatcher: Service {
     /// person's log and charged like a read on a priced grant — on the first attempt, and pinned from then on.
     func body(of stored: WebhookEvent) async throws -> ByteBuffer {
         var event = stored
-        if event.valueState == .pending { event = try await disclosePushedValue(of: event) }
+        if event.valueState == .pending { event = try await pushedValue(of: event) }
         var data: [String: JSONValue] = if case .object(let fields) = event.payload { fields } else { [:] }
         switch event.valueState {
         case .disclosed:
@@ -112,6 +136,22 @@ struct WebhookDispatcher: Service {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return ByteBuffer(bytes: try encoder.encode(envelope))
+    }
+
+    struct ValueBeingPrepared: Error {}
+
+    /// The event with its pushed value settled: disclosed by this worker when it gets the hold, or by the worker that
+    /// holds it (another endpoint's attempt, another instance) — waited for briefly, else this attempt is retried.
+    private func pushedValue(of event: WebhookEvent) async throws -> WebhookEvent {
+        for _ in 0..<50 {
+            let now = Timestamp.now()
+            guard let (current, claimed) = try await services.store.claimPushedValue(
+                of: event.id, until: now.adding(seconds: services.configuration.webhookTimeoutSeconds + 30), at: now) else { return event }
+            if current.valueState != .pending { return current }
+            if claimed { return try await disclosePushedValue(of: current) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ValueBeingPrepared()
     }
 
     /// Discloses a pushed value through the ordinary disclosure path (grant still active, paid, audited) and pins the

@@ -52,19 +52,22 @@ struct WebhookSender: Sendable {
         request.method = .POST
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(body)
+        // One deadline for the whole exchange, the answer's body included: the client's own deadline ends when the
+        // headers arrive, and a receiver dripping its body byte by byte must not hold an attempt longer than this.
+        let client = self.client
+        let timeout = self.timeout
+        let prepared = request
         do {
-            let response = try await client.execute(request, timeout: timeout)
-            // Read (and drop) a bounded amount of the answer so the connection can be reused; never more.
-            var read = 0
-            for try await chunk in response.body {
-                read += chunk.readableBytes
-                if read > Self.maxResponseBytes { break }
+            return try await withThrowingTaskGroup(of: Result.self) { group in
+                group.addTask { try await Self.exchange(prepared, client: client, timeout: timeout) }
+                group.addTask {
+                    try await Task.sleep(for: .nanoseconds(timeout.nanoseconds))
+                    return Result(status: nil, error: "no answer within the timeout")
+                }
+                let first = try await group.next() ?? Result(status: nil, error: "no answer within the timeout")
+                group.cancelAll()
+                return first
             }
-            let status = Int(response.status.code)
-            if (300..<400).contains(status) {
-                return Result(status: status, error: "the endpoint answered with a redirect (\(status)); redirects are not followed")
-            }
-            return Result(status: status, error: (200..<300).contains(status) ? nil : "the endpoint answered \(status)")
         } catch let error as HTTPClientError {
             return Result(status: nil, error: Self.describe(error))
         } catch let error as IOError {
@@ -72,6 +75,21 @@ struct WebhookSender: Sendable {
         } catch {
             return Result(status: nil, error: "the request failed (\(type(of: error)))")
         }
+    }
+
+    /// Sends the request and reads (and drops) at most `maxResponseBytes` of the answer, so the connection can be reused.
+    private static func exchange(_ request: HTTPClientRequest, client: HTTPClient, timeout: TimeAmount) async throws -> Result {
+        let response = try await client.execute(request, timeout: timeout)
+        var read = 0
+        for try await chunk in response.body {
+            read += chunk.readableBytes
+            if read > maxResponseBytes { break }
+        }
+        let status = Int(response.status.code)
+        if (300..<400).contains(status) {
+            return Result(status: status, error: "the endpoint answered with a redirect (\(status)); redirects are not followed")
+        }
+        return Result(status: status, error: (200..<300).contains(status) ? nil : "the endpoint answered \(status)")
     }
 
     private static func describe(_ error: HTTPClientError) -> String {

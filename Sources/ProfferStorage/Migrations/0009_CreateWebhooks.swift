@@ -36,7 +36,9 @@ enum Migration0009CreateWebhooks {
             created_at {BIGINT} NOT NULL,
             value_state TEXT NOT NULL,
             value_version {BIGINT},
-            value_note TEXT)
+            value_note TEXT,
+            -- a worker disclosing the value holds it until then, so two endpoints' attempts disclose it once
+            value_claimed_until {BIGINT})
         """,
         // One delivery per event and subscribed endpoint. `next_attempt_at` is also the lease: a worker claiming an
         // attempt pushes it past the attempt's timeout, so no other worker sends it at the same time.

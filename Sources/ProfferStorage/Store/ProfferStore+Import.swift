@@ -58,6 +58,8 @@ extension ProfferStore {
                         INSERT INTO records (person_id, key, version, ciphertext, updated_at)
                         VALUES (\(bind: person.rawValue), \(bind: history.key), \(bind: last.version), \(bind: ciphertext), \(bind: last.changedAt.millisecondsSinceEpoch))
                         """).run()
+                    // Organisations already holding a grant on this key (granted before the import) are told, like any change.
+                    try await Self.emitRecordChange(person: person, key: history.key, version: last.version, deleted: false, at: now, on: db)
                 }
             }
             if let terms = account.terms {

@@ -227,13 +227,16 @@ extension ProfferStore {
     /// so no other worker (on PostgreSQL, another instance; `SKIP LOCKED` passes over rows being claimed) sends the
     /// same attempt while this one is under way. A worker that dies mid-attempt leaves the delivery to be retried
     /// when the lease runs out: delivery is at least once.
-    public func claimDueDeliveries(at now: Timestamp, leaseSeconds: Int, limit: Int) async throws -> [ClaimedDelivery] {
+    /// Deliveries to `excludingEndpoints` (already busy in this worker) are left for later.
+    public func claimDueDeliveries(at now: Timestamp, leaseSeconds: Int, limit: Int,
+                                   excludingEndpoints: Set<WebhookEndpointID> = []) async throws -> [ClaimedDelivery] {
         let kind = self.kind
         return try await write { db in
             let query = db.select().columns("event_id", "endpoint_id", "attempts", "schedule_base").from("webhook_deliveries")
                 .where("state", .equal, WebhookDelivery.State.pending.rawValue)
                 .where("next_attempt_at", .lessThanOrEqual, now.millisecondsSinceEpoch)
                 .orderBy("next_attempt_at").orderBy("event_id").limit(limit)
+            if !excludingEndpoints.isEmpty { query.where("endpoint_id", .notIn, excludingEndpoints.map(\.rawValue).sorted()) }
             if kind == .postgres { query.lockingClause(SQLRaw("FOR UPDATE SKIP LOCKED")) }
             let due = try await query.all()
             guard !due.isEmpty else { return [] }
@@ -292,6 +295,27 @@ extension ProfferStore {
                        last_status = \(bind: attempt.status), last_error = \(bind: attempt.error)
                 WHERE event_id = \(bind: event.rawValue) AND endpoint_id = \(bind: endpoint.rawValue)
                 """).run()
+        }
+    }
+
+    /// What a worker about to push a value finds: the event as stored now, and whether this worker holds the
+    /// disclosure (until `until`). Another worker's unexpired hold means it is disclosing the value right now.
+    public func claimPushedValue(of event: WebhookEventID, until: Timestamp, at now: Timestamp) async throws -> (WebhookEvent, claimed: Bool)? {
+        let kind = self.kind
+        return try await write { db in
+            guard let row = try await db.raw("""
+                SELECT value_state, value_claimed_until FROM webhook_events WHERE id = \(bind: event.rawValue)\(unsafeRaw: kind.forUpdate)
+                """).first() else { return nil }
+            var claimed = false
+            if try row.decode(column: "value_state", as: String.self) == PushedValueState.pending.rawValue,
+               (try row.optional("value_claimed_until", as: Int64.self) ?? 0) < now.millisecondsSinceEpoch {
+                try await db.raw("""
+                    UPDATE webhook_events SET value_claimed_until = \(bind: until.millisecondsSinceEpoch) WHERE id = \(bind: event.rawValue)
+                    """).run()
+                claimed = true
+            }
+            guard let stored = try await Self.events(ids: [event.rawValue], on: db)[event.rawValue] else { return nil }
+            return (stored, claimed)
         }
     }
 
