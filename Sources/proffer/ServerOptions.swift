@@ -76,6 +76,10 @@ struct ServerOptions: ParsableArguments {
             }
             configuration.webhookRetrySchedule = schedule
         }
+        if let text = environment["PROFFER_DIRECTORY_MAX_AGE_SECONDS"] {
+            guard let seconds = Int(text), (0...3600).contains(seconds) else { throw ValidationError("PROFFER_DIRECTORY_MAX_AGE_SECONDS must be 0 to 3600") }
+            configuration.directoryMaxAgeSeconds = seconds
+        }
         configuration.webhookAllowPrivateTargets = try Self.flag("PROFFER_WEBHOOK_ALLOW_PRIVATE", environment) ?? configuration.webhookAllowPrivateTargets
         configuration.webhookAllowHTTP = try Self.flag("PROFFER_WEBHOOK_ALLOW_HTTP", environment) ?? configuration.webhookAllowHTTP
         return configuration

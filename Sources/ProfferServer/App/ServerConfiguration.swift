@@ -43,6 +43,8 @@ public struct ServerConfiguration: Sendable {
     public var webhookAllowPrivateTargets: Bool = false
     /// Whether webhook endpoints may use plain http. Off by default (production): endpoints must use https.
     public var webhookAllowHTTP: Bool = false
+    /// How old the public directory's and the console's figures may be (they aggregate every request and grant).
+    public var directoryMaxAgeSeconds: Int = 60
 
     public init() {}
 

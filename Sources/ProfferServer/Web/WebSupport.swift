@@ -11,7 +11,13 @@ import ProfferStorage
 struct WebPages: Sendable {
     let services: Services
     let templates: MustacheLibrary
-    let directory = DirectoryCache()
+    let directory: DirectoryCache
+
+    init(services: Services, templates: MustacheLibrary) {
+        self.services = services
+        self.templates = templates
+        self.directory = DirectoryCache(maxAgeSeconds: services.configuration.directoryMaxAgeSeconds)
+    }
 
     static let sessionCookie = "proffer_session"
     static let csrfCookie = "proffer_csrf"
