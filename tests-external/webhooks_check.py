@@ -910,9 +910,11 @@ def main():
     strict, strict_base = start(args.bin, allowless_dir, free_port(), "", allowless_log, allow=False)
     s = create_org(strict_base, allowless_dir, "Hooks Strict")
     refused(strict_base, s, {"url": good, "events": ["record.updated"]}, "/url", "https")
-    refused(strict_base, s, {"url": "https://127.0.0.1/hook", "events": ["record.updated"]}, "/url", "loopback")
+    # One message for every refused address, naming no range: it must not map the operator's network for the caller.
+    refused(strict_base, s, {"url": "https://127.0.0.1/hook", "events": ["record.updated"]}, "/url", "public internet addresses")
     refused(strict_base, s, {"url": "https://localhost/hook", "events": ["record.updated"]}, "/url")
-    refused(strict_base, s, {"url": "https://10.1.2.3/hook", "events": ["record.updated"]}, "/url", "private")
+    refused(strict_base, s, {"url": "https://10.1.2.3/hook", "events": ["record.updated"]}, "/url", "public internet addresses")
+    refused(strict_base, s, {"url": "https://[2002:7f00:1::]/hook", "events": ["record.updated"]}, "/url")
     refused(strict_base, s, {"url": "https://[::ffff:127.0.0.1]/hook", "events": ["record.updated"]}, "/url")
     stop(strict, "the strict server")
 

@@ -19,6 +19,8 @@ struct WebPagesTests {
     actor Browser {
         let api: LiveAPI
         var cookies: [String: String] = [:]
+        /// The CSRF token of the last page's forms (the cookie signed by the server), as a browser would submit it.
+        var formToken = ""
 
         init(_ api: LiveAPI) { self.api = api }
 
@@ -44,9 +46,12 @@ struct WebPagesTests {
         @discardableResult
         func post(_ path: String, _ fields: [(String, String)], csrf: String? = nil) async throws -> Page {
             var components = URLComponents()
-            components.queryItems = [URLQueryItem(name: "csrf", value: csrf ?? cookies["proffer_csrf"] ?? "")] + fields.map { URLQueryItem(name: $0.0, value: $0.1) }
+            components.queryItems = [URLQueryItem(name: "csrf", value: csrf ?? formToken)] + fields.map { URLQueryItem(name: $0.0, value: $0.1) }
             let body = (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
-            return try await send(.post, path, body: body)
+            let page = try await send(.post, path, body: body)
+            // Like a browser, follow the redirect: the next page's forms carry the (possibly rotated) token.
+            if page.status == .seeOther, let location = page.location { _ = try await get(location) }
+            return page
         }
 
         private func send(_ method: HTTPRequest.Method, _ path: String, body: String?) async throws -> Page {
@@ -60,6 +65,9 @@ struct WebPagesTests {
                 if field.contains("Max-Age=0") { cookies[String(pair[0])] = nil }
             }
             let page = Page(status: response.status, headers: response.headers, body: String(decoding: response.body.readableBytesView, as: UTF8.self))
+            if let range = page.body.range(of: #"name="csrf" value="[A-Za-z0-9_-]+""#, options: .regularExpression) {
+                formToken = String(page.body[range].dropFirst(#"name="csrf" value=""#.count).dropLast())
+            }
             #expect(page.status.code < 500, "\(method) \(path) answered \(page.status.code): \(page.body.prefix(300))")
             return page
         }
@@ -85,7 +93,11 @@ struct WebPagesTests {
             let csrfCookie = home.headers[values: .setCookie].first { $0.hasPrefix("proffer_csrf=") } ?? ""
             #expect(csrfCookie.contains("HttpOnly") && csrfCookie.contains("SameSite=Strict"))
 
-            // Sign-up without the token, or with another one: refused, and nobody was created.
+            // Sign-up without the token, with another one, or with the raw cookie value (a planted cookie is worthless
+            // without the server's signature): refused, and nobody was created.
+            let planted = await browser.cookies["proffer_csrf"] ?? ""
+            #expect(try await browser.post("/signup", [("email", "mallory@example.org"), ("handle", "mallory"), ("password", "correct horse battery")],
+                                           csrf: planted).status == .forbidden)
             let forged = try await browser.post("/signup", [("email", "mallory@example.org"), ("handle", "mallory"), ("password", "correct horse battery")],
                                                 csrf: "forged-token-forged-token-forged-token-xxx")
             #expect(forged.status == .forbidden)
@@ -205,6 +217,11 @@ struct WebPagesTests {
             #expect(!data.body.contains("<img src=x"), "a stored value is escaped")
             #expect(data.body.contains("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"))
             let org = try await api.accessToken(try await api.registerOrganisation("Acme", domain: "acme.example"))
+            // A third party with no stated purpose must not borrow the request's purpose on the page.
+            let sharing = try await api.ask(org, person: "alice", keys: ["contact.email"], thirdParties: #"[{"name":"AdBrokerCo"},{"name":"X","purpose":"analytics"}]"#,
+                                            acceptedTerms: LiveAPI.defaultTerms)
+            let sharingPage = try await alice.get("/requests/\(sharing.string("id") ?? "")")
+            #expect(sharingPage.body.contains("AdBrokerCo; X (analytics)"), "\(sharingPage.body.components(separatedBy: "pass it on?").last?.prefix(200) ?? "")")
             let asked = try await api.ask(org, person: "alice", keys: ["identity.name.full"])
             let requestID = asked.string("id") ?? ""
             let granted = try await alice.post("/requests/\(requestID)/grant", [("keys", "identity.name.full"), ("durationDays", "5")])
@@ -248,9 +265,10 @@ struct WebPagesTests {
             let console = try await visitor.get("/org")
             #expect(console.status == .ok)
             #expect(console.body.contains("Sharing Co") && console.body.contains("alice") && console.body.contains("refused"))
-            // The console's token reads, never asks or discloses.
+            // The console's token is not an API token at all.
             let consoleToken = await visitor.cookies[OrganisationPages.consoleCookie] ?? ""
-            #expect(try await api.ask(consoleToken, person: "alice", keys: ["contact.email"]).status == .forbidden)
+            #expect(try await api.call(.get, "/v1/grants", token: consoleToken).status == .unauthorized)
+            #expect(try await api.ask(consoleToken, person: "alice", keys: ["contact.email"]).status == .unauthorized)
             #expect(try await visitor.post("/org/signout", []).location == "/org/signin")
             #expect(try await visitor.get("/org").location == "/org/signin")
         }

@@ -161,6 +161,45 @@ struct WebhookTests {
     }
 
     @Test(arguments: engines)
+    func aValueIsNeverSentOnceTheGrantIsRevoked(engine: TestEngine) async throws {
+        try await Self.withReceiver { port, inbox in
+            try await withLiveAPI(engine, configure: Self.fastWebhooks) { api in
+                let alice = try await api.signUp("alice")
+                let token = try await api.accessToken(try await api.registerOrganisation("Pusher", domain: "pusher.example"))
+                let endpoint = try await register(api, token, url: "http://127.0.0.1:\(port)/hooks/pusher", events: ["record.updated"]).id
+                let asked = try await api.ask(token, person: "alice", keys: ["contact.email"], extra: #","pushValues":true"#)
+                let grant = try await api.call(.post, "/v1/me/requests/\(asked.string("id") ?? "")/grant", token: alice, json: "{}").string("id") ?? ""
+                // The receiver is down when the value is disclosed; the person revokes before it comes back.
+                await inbox.failNext("pusher", times: 1)
+                #expect(try await api.put(alice, "contact.email", #""secret@example.org""#).status == .ok)
+                var event = ""
+                for _ in 0..<100 {
+                    let page = try await api.call(.get, "/v1/organisation/webhooks/deliveries", token: token)
+                    if case .array(let items)? = page["deliveries"], case .object(let first)? = items.first,
+                       case .integer(let attempts)? = first["attempts"], attempts >= 1, case .string(let id)? = first["eventId"] {
+                        event = id
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(try await api.call(.post, "/v1/me/grants/\(grant)/revoke", token: alice).status == .ok)
+                let got = try await Self.eventually(inbox) { !$0.isEmpty }
+                let delivered = try #require(got.first)
+                #expect(delivered.data["value"] == nil, "revoked before it arrived: the fact only")
+                #expect(delivered.data["valueWithheld"] != nil)
+                // A replay (once the delivery is recorded as delivered) does not bring it back either.
+                for _ in 0..<200 where try await api.call(.get, "/v1/organisation/webhooks/deliveries/\(event)/\(endpoint)", token: token).string("state") != "delivered" {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(try await api.call(.post, "/v1/organisation/webhooks/deliveries/\(event)/\(endpoint)/replay", token: token).status == .accepted)
+                let again = try await Self.eventually(inbox) { $0.count >= 2 }
+                #expect(again.count >= 2 && again[1].data["value"] == nil)
+                #expect(!again.contains { String(decoding: $0.body, as: UTF8.self).contains("secret@example.org") })
+            }
+        }
+    }
+
+    @Test(arguments: engines)
     func failingEndpointsAreRetriedThenMarkedFailedAndCanBeReplayed(engine: TestEngine) async throws {
         try await Self.withReceiver { port, inbox in
             try await withLiveAPI(engine, configure: Self.fastWebhooks) { api in

@@ -48,6 +48,12 @@ public struct MasterKey: Sendable {
 }
 
 extension MasterKey {
+    /// A key for one purpose derived from the master key (HKDF-SHA256), so several server instances sharing the master
+    /// key agree on it and it never needs storing.
+    public func derivedKey(for purpose: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("proffer:\(purpose)".utf8), outputByteCount: 32)
+    }
+
     /// Seals a webhook endpoint's signing secret for storage (the server must keep it to sign, so it cannot be hashed).
     public func sealWebhookSecret(_ secret: WebhookSecret, for endpoint: WebhookEndpointID) throws -> Data {
         let box = try AES.GCM.seal(secret.key, using: key, authenticating: Data(("proffer-webhook-secret:" + endpoint.rawValue).utf8))

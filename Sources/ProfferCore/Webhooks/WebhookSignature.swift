@@ -80,7 +80,7 @@ public struct RetrySchedule: Sendable, Hashable {
 
     /// Parses a comma-separated list of seconds ("5,300,1800"); nil when malformed, empty or not positive.
     public init?(parsing text: String) {
-        let delays = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let delays = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !delays.isEmpty, delays.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
         self.init(delaysSeconds: delays.compactMap { $0 })
     }

@@ -30,6 +30,7 @@ public enum NetworkAddressClass: Sendable, Hashable {
         case (192, 168): return .forbidden("private (192.168.0.0/16)")
         case (192, 0) where b[2] == 0: return .forbidden("IETF protocol assignments (192.0.0.0/24)")
         case (192, 0) where b[2] == 2, (198, 51) where b[2] == 100, (203, 0) where b[2] == 113: return .forbidden("documentation range")
+        case (192, 88) where b[2] == 99: return .forbidden("6to4 relay anycast (192.88.99.0/24)")
         case (198, 18...19): return .forbidden("benchmarking (198.18.0.0/15)")
         case (224...239, _): return .forbidden("multicast (224.0.0.0/4)")
         case (240...255, _): return .forbidden("reserved (240.0.0.0/4)")
@@ -44,6 +45,13 @@ public enum NetworkAddressClass: Sendable, Hashable {
         if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xff && b[11] == 0xff { return classify(v4: Array(b[12..<16])) }
         if b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4..<12].allSatisfy({ $0 == 0 }) { return classify(v4: Array(b[12..<16])) }
         if b[0..<12].allSatisfy({ $0 == 0 }) { return .forbidden("IPv4-compatible (deprecated)") }
+        // 6to4 (2002::/16) carries an IPv4 address in bits 16–47: judge that.
+        if b[0] == 0x20 && b[1] == 0x02 { return classify(v4: Array(b[2..<6])) }
+        // Local-use NAT64 (64:ff9b:1::/48), Teredo (2001::/32), ORCHID (2001:10::/28, 2001:20::/28), discard (100::/64).
+        if b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0x00 && b[5] == 0x01 { return .forbidden("local-use NAT64 (64:ff9b:1::/48)") }
+        if b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00 { return .forbidden("Teredo (2001::/32)") }
+        if b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && (b[3] & 0xf0 == 0x10 || b[3] & 0xf0 == 0x20) { return .forbidden("ORCHID (2001:10::/28)") }
+        if b[0] == 0x01 && b[1] == 0x00 && b[2..<8].allSatisfy({ $0 == 0 }) { return .forbidden("discard-only (100::/64)") }
         if b[0] & 0xfe == 0xfc { return .forbidden("unique-local (fc00::/7)") }
         if b[0] == 0xfe && b[1] & 0xc0 == 0x80 { return .forbidden("link-local (fe80::/10)") }
         if b[0] == 0xfe && b[1] & 0xc0 == 0xc0 { return .forbidden("site-local (fec0::/10)") }

@@ -46,6 +46,8 @@ final class AccessTokens: Sendable {
     private let cache = Mutex<[Data: AccessTokenClaims]>([:])
 
     static let audience = "proffer-api"
+    /// The organisation console's cookie: a token the API does not accept.
+    static let consoleAudience = "proffer-console"
     /// The most verified tokens kept; beyond it the cache is cleared (tokens are then simply verified again).
     static let cacheLimit = 50_000
 
@@ -62,11 +64,12 @@ final class AccessTokens: Sendable {
         self.lifetimeSeconds = lifetimeSeconds
     }
 
-    func issue(for organisation: Organisation, scope: String, lifetimeSeconds lifetime: Int? = nil, now: Date = Date()) async throws -> String {
+    func issue(for organisation: Organisation, scope: String, lifetimeSeconds lifetime: Int? = nil, audience: String = AccessTokens.audience,
+               now: Date = Date()) async throws -> String {
         let claims = AccessTokenClaims(
             iss: IssuerClaim(value: issuer),
             sub: SubjectClaim(value: organisation.id.rawValue),
-            aud: AudienceClaim(value: [Self.audience]),
+            aud: AudienceClaim(value: [audience]),
             exp: ExpirationClaim(value: now.addingTimeInterval(TimeInterval(lifetime ?? lifetimeSeconds))),
             iat: IssuedAtClaim(value: now),
             jti: IDClaim(value: UUID().uuidString.lowercased()),
@@ -78,14 +81,14 @@ final class AccessTokens: Sendable {
         return try await keys.sign(claims, kid: JWKIdentifier(string: kid), header: header)
     }
 
-    /// The claims of a valid, unexpired token issued by this server, or nil.
-    func verify(_ token: String, now: Date = Date()) async -> AccessTokenClaims? {
+    /// The claims of a valid, unexpired token issued by this server for `audience`, or nil.
+    func verify(_ token: String, audience: String = AccessTokens.audience, now: Date = Date()) async -> AccessTokenClaims? {
         let digest = Data(SHA256.hash(data: Data(token.utf8)))
         if let cached = cache.withLock({ $0[digest] }) {
-            return cached.exp.value > now ? cached : nil
+            return cached.exp.value > now && cached.aud.value.contains(audience) ? cached : nil
         }
         guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self),
-              claims.iss.value == issuer, claims.aud.value.contains(Self.audience)
+              claims.iss.value == issuer, claims.aud.value.contains(audience)
         else { return nil }
         cache.withLock { entries in
             if entries.count >= cacheLimit {

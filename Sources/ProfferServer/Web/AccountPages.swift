@@ -35,7 +35,8 @@ struct AccountPages: Sendable {
             let email = form["email"] ?? "", handle = (form["handle"] ?? "").trimmingCharacters(in: .whitespaces)
             do {
                 let (_, session) = try await pages.services.signUp(email: email, password: form["password"] ?? "", handle: handle)
-                return visit.redirect("/data?welcome=1", cookies: [visit.sessionCookie(session.token, maxAge: pages.services.configuration.sessionLifetimeSeconds)])
+                return visit.redirect("/data?welcome=1", cookies: [visit.sessionCookie(session.token, maxAge: pages.services.configuration.sessionLifetimeSeconds)],
+                                      rotateCSRF: true)
             } catch let failure as ValidationFailure {
                 return visit.render("signup", title: "Create your Proffer", nav: "signup", status: .unprocessableContent,
                                     ["email": email, "handle": handle, "errors": fieldErrors(failure)])
@@ -61,7 +62,8 @@ struct AccountPages: Sendable {
                 return visit.render("signin", title: "Sign in", nav: "signin", status: .unauthorized,
                                     ["email": email, "formError": "The email address or password is wrong."])
             }
-            return visit.redirect("/data", cookies: [visit.sessionCookie(session.token, maxAge: pages.services.configuration.sessionLifetimeSeconds)])
+            return visit.redirect("/data", cookies: [visit.sessionCookie(session.token, maxAge: pages.services.configuration.sessionLifetimeSeconds)],
+                                  rotateCSRF: true)
         }
     }
 
@@ -71,7 +73,7 @@ struct AccountPages: Sendable {
             if let identity = visit.identity {
                 try await pages.services.store.revokeToken(identity.token.id, of: identity.person.id, at: .now())
             }
-            return visit.redirect("/", cookies: [visit.sessionCookie(nil, maxAge: 0)])
+            return visit.redirect("/", cookies: [visit.sessionCookie(nil, maxAge: 0)], rotateCSRF: true)
         }
     }
 }

@@ -47,6 +47,7 @@ struct MoneyAndExportPages: Sendable {
             return Response(status: .ok, headers: [
                 .contentType: "text/csv; charset=utf-8; header=present", .cacheControl: "no-store",
                 .contentDisposition: "attachment; filename=\"proffer-earnings-\(range.fromText)-to-\(range.toText).csv\"",
+                HTTPField.Name("X-Content-Type-Options")!: "nosniff",
             ], body: .init(byteBuffer: ByteBuffer(string: StatementController.csv(rows, name: name).text)))
         }
     }
@@ -64,7 +65,8 @@ struct MoneyAndExportPages: Sendable {
             _ = try await visit.form()
             let (archive, name) = try await PersonExport(services: services).archive(for: person, at: .now())
             return Response(status: .ok, headers: [.contentType: "application/zip", .cacheControl: "no-store",
-                                                   .contentDisposition: "attachment; filename=\"\(name)\""],
+                                                   .contentDisposition: "attachment; filename=\"\(name)\"",
+                                                   HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
                             body: .init(byteBuffer: ByteBuffer(bytes: archive)))
         }
     }

@@ -28,7 +28,8 @@ struct OrganisationPages: Sendable {
     /// The organisation of the console cookie, or nil.
     func organisation(_ request: Request) async throws -> Organisation? {
         guard let token = request.cookies[Self.consoleCookie]?.value, token.utf8.count < 4096,
-              let claims = await services.accessTokens.verify(token), let id = OrganisationID(claims.sub.value) else { return nil }
+              let claims = await services.accessTokens.verify(token, audience: AccessTokens.consoleAudience),
+              let id = OrganisationID(claims.sub.value) else { return nil }
         return try await services.store.organisation(id: id)
     }
 
@@ -53,7 +54,7 @@ struct OrganisationPages: Sendable {
             }
             // Read-only: the console can look, never ask for or read people's data.
             let token = try await services.accessTokens.issue(for: organisation, scope: "requests:read grants:read",
-                                                              lifetimeSeconds: Self.consoleLifetimeSeconds)
+                                                              lifetimeSeconds: Self.consoleLifetimeSeconds, audience: AccessTokens.consoleAudience)
             return visit.redirect("/org", cookies: [consoleCookie(token, visit)])
         }
     }
@@ -90,7 +91,8 @@ struct OrganisationPages: Sendable {
             let handles = try await services.handles(requests.map(\.personID) + grants.map(\.personID))
             var freshness: [Int64] = []
             var grantRows: [[String: Any]] = []
-            let current = grants.filter { $0.isLive(at: now) || $0.status(at: now) == .suspended }
+            // Only live grants: a suspended grant's organisation is told nothing about the data, not even when it changed.
+            let current = grants.filter { $0.status(at: now) == .active }
             let changeTimes = try await services.store.recordChangeTimes(people: current.map(\.personID))
             for grant in current {
                 let changes = (changeTimes[grant.personID] ?? [:]).filter { grant.keys.contains($0.key) }

@@ -19,8 +19,9 @@ enum RecordForm {
         var view: [String: Any] {
             var view: [String: Any] = ["name": name, "id": "f-" + name.replacingOccurrences(of: ".", with: "-"), "label": label, "value": value,
                                        "required": required, "is_\(kind)": true]
-            if let hint { view["hint"] = hint }
-            if let error { view["error"] = error }
+            // Always present (blank when there is none), so the template never borrows a page-level value.
+            view["hint"] = hint ?? ""
+            view["error"] = error ?? ""
             if !options.isEmpty {
                 view["options"] = options.map { ["value": $0.value, "label": $0.label, "selected": $0.value == value] }
             }

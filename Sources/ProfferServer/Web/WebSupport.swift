@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import Mustache
 import ProfferCore
 import ProfferStorage
@@ -12,10 +13,14 @@ struct WebPages: Sendable {
     let services: Services
     let templates: MustacheLibrary
     let directory: DirectoryCache
+    /// Signs the CSRF cookie into the forms' token, so a cookie planted by someone else is worthless without it.
+    let csrfKey: SymmetricKey
+    let logger = Logger(label: "proffer.web")
 
     init(services: Services, templates: MustacheLibrary) {
         self.services = services
         self.templates = templates
+        self.csrfKey = services.vault.masterKey.derivedKey(for: "csrf")
         self.directory = DirectoryCache(maxAgeSeconds: services.configuration.directoryMaxAgeSeconds)
     }
 
@@ -43,9 +48,13 @@ struct Visit: Sendable {
     let pages: WebPages
     let request: Request
     let identity: Authenticator.PersonIdentity?
-    let csrf: String
+    /// The random value of the CSRF cookie.
+    let csrfCookieValue: String
     /// The CSRF cookie must be set on the answer (the browser had none).
     let newCSRF: Bool
+
+    /// The token every form carries: the cookie's value signed with the server's CSRF key.
+    var csrf: String { WebPages.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(csrfCookieValue.utf8), using: pages.csrfKey))) }
 
     var person: Person? { identity?.person }
 
@@ -66,15 +75,17 @@ struct Visit: Sendable {
         return respond(status: status, html: html)
     }
 
-    /// Mustache treats an empty string as true in a section (`{{#note}}…{{/note}}`), so empty strings and nils are
-    /// dropped from the view: a section shows only when there is something to show. Input values (`value`) stay, so
-    /// an empty field never picks up a value from an outer context.
+    /// Mustache treats an empty string as true in a section (`{{#note}}…{{/note}}`), and a missing key is looked up in
+    /// the enclosing contexts — so an empty or absent value must neither show a section nor borrow an outer value of the
+    /// same name. Empty strings and nils become `Blank`: present, rendering as nothing, false in a section.
     static func clean(_ view: [String: Any]) -> [String: Any] {
         var cleaned: [String: Any] = [:]
         for (key, value) in view {
-            if let text = value as? any StringProtocol, text.isEmpty, key != "value" { continue }
-            if let optional = value as? (any OptionalProtocol), optional.isNone { continue }
-            if let nested = value as? [String: Any] {
+            if let text = value as? any StringProtocol, text.isEmpty {
+                cleaned[key] = Blank()
+            } else if let optional = value as? (any OptionalProtocol), optional.isNone {
+                cleaned[key] = Blank()
+            } else if let nested = value as? [String: Any] {
                 cleaned[key] = clean(nested)
             } else if let list = value as? [[String: Any]] {
                 cleaned[key] = list.map(clean)
@@ -98,16 +109,23 @@ struct Visit: Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    /// 303 See Other: after a form, the browser fetches the result page with GET.
-    func redirect(_ location: String, cookies: [Cookie] = []) -> Response {
+    /// 303 See Other: after a form, the browser fetches the result page with GET. `rotateCSRF` (on signing in or out)
+    /// gives the browser a new CSRF cookie, so a token learned before cannot be used after.
+    func redirect(_ location: String, cookies: [Cookie] = [], rotateCSRF: Bool = false) -> Response {
         var headers: HTTPFields = [.location: location, .cacheControl: "no-store"]
-        if newCSRF { headers.append(HTTPField(name: .setCookie, value: csrfCookie.description)) }
+        if rotateCSRF {
+            headers.append(HTTPField(name: .setCookie, value: Self.csrfCookie(WebPages.newToken(), secure: pages.secureCookies).description))
+        } else if newCSRF {
+            headers.append(HTTPField(name: .setCookie, value: csrfCookie.description))
+        }
         for cookie in cookies { headers.append(HTTPField(name: .setCookie, value: cookie.description)) }
         return Response(status: .seeOther, headers: headers)
     }
 
-    private var csrfCookie: Cookie {
-        Cookie(name: WebPages.csrfCookie, value: csrf, path: "/", secure: pages.secureCookies, httpOnly: true, sameSite: .strict)
+    private var csrfCookie: Cookie { Self.csrfCookie(csrfCookieValue, secure: pages.secureCookies) }
+
+    private static func csrfCookie(_ value: String, secure: Bool) -> Cookie {
+        Cookie(name: WebPages.csrfCookie, value: value, path: "/", secure: secure, httpOnly: true, sameSite: .strict)
     }
 
     /// The session cookie for a new session (or, with nil, the one that clears it).
@@ -128,17 +146,14 @@ struct Visit: Sendable {
             throw WebFailure(.contentTooLarge, "What you sent is too large (at most 64 KiB).")
         }
         let form = FormData(urlEncoded: String(decoding: buffer.readableBytesView, as: UTF8.self))
-        guard !newCSRF, let sent = form["csrf"], Data(sent.utf8).count == Data(csrf.utf8).count,
-              HMAC<SHA256>.isValidAuthenticationCode(Data(HMAC<SHA256>.authenticationCode(for: Data(sent.utf8), using: Self.csrfKey)),
-                                                     authenticating: Data(csrf.utf8), using: Self.csrfKey)
+        guard !newCSRF, let sent = form["csrf"], let mac = WebPages.base64URLDecode(sent),
+              HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data(csrfCookieValue.utf8), using: pages.csrfKey)
         else {
             throw WebFailure(.forbidden, "This form has expired or did not come from Proffer. Go back, reload the page and try again.")
         }
         return form
     }
 
-    /// A key for comparing tokens through their MACs, so the comparison takes the same time wherever they differ.
-    private static let csrfKey = SymmetricKey(size: .bits256)
 }
 
 /// A failure shown as a page: its status and a sentence for the person.
@@ -183,8 +198,8 @@ extension WebPages {
     func visit(_ request: Request, signedIn: Bool = true, _ body: (Visit) async throws -> Response) async throws -> Response {
         let identity = try await person(from: request)
         let existing = request.cookies[Self.csrfCookie]?.value
-        let csrf = existing.flatMap { $0.count == 43 ? $0 : nil } ?? Self.newToken()
-        let visit = Visit(pages: self, request: request, identity: identity, csrf: csrf, newCSRF: existing == nil || existing != csrf)
+        let cookieValue = existing.flatMap { $0.count == 43 ? $0 : nil } ?? Self.newToken()
+        let visit = Visit(pages: self, request: request, identity: identity, csrfCookieValue: cookieValue, newCSRF: existing != cookieValue)
         if signedIn && identity == nil {
             return visit.redirect("/signin")
         }
@@ -197,6 +212,14 @@ extension WebPages {
             return visit.render("error", title: problem.title, status: problem.status, ["message": problem.detail])
         } catch let problem as Problem {
             return visit.render("error", title: problem.title, status: problem.status, ["message": problem.detail])
+        } catch let failure as ValidationFailure {
+            let problem = Problem.validation(failure)
+            return visit.render("error", title: problem.title, status: problem.status, ["message": problem.detail])
+        } catch {
+            // Only the type: a message could carry personal data.
+            logger.error("a page failed", metadata: ["error.type": "\(type(of: error))"])
+            return visit.render("error", title: "Something went wrong", status: .internalServerError,
+                                ["message": "The page could not be made; it has been logged. Please try again."])
         }
     }
 
@@ -211,8 +234,18 @@ extension WebPages {
 
     /// 32 random bytes, base64url without padding (43 characters; valid in a cookie).
     static func newToken() -> String {
-        SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        base64URL(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
+    }
+
+    static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func base64URLDecode(_ text: String) -> Data? {
+        guard text.utf8.count <= 100 else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64)
     }
 }
 
@@ -273,4 +306,10 @@ protocol OptionalProtocol {
 
 extension Optional: OptionalProtocol {
     var isNone: Bool { self == nil }
+}
+
+/// A value that is there but empty: renders as nothing and counts as false in a section.
+struct Blank: MustacheCustomRenderable {
+    var renderText: String { "" }
+    var isNull: Bool { true }
 }

@@ -110,16 +110,23 @@ struct WebhookDispatcher: Service {
         }
     }
 
-    /// The body every attempt of an event sends: `{"type", "timestamp", "data"}`, the same bytes each time. A
-    /// `record.updated` event of a grant that pushes values carries the value, disclosed once — audited in the
-    /// person's log and charged like a read on a priced grant — on the first attempt, and pinned from then on.
+    /// The body an attempt of an event sends: `{"type", "timestamp", "data"}`, the same bytes each time while nothing
+    /// changes. A `record.updated` event of a grant that pushes values carries the value, disclosed once — audited in
+    /// the person's log and charged like a read on a priced grant — on the first attempt and pinned from then on, but
+    /// only while the grant stays active.
     func body(of stored: WebhookEvent) async throws -> ByteBuffer {
         var event = stored
         if event.valueState == .pending { event = try await pushedValue(of: event) }
         var data: [String: JSONValue] = if case .object(let fields) = event.payload { fields } else { [:] }
         switch event.valueState {
         case .disclosed:
-            if let person = event.personID, let key = event.recordKey, let version = event.valueVersion,
+            // Every attempt and replay sends the value only while the grant is active: a grant revoked (or expired, or
+            // suspended) after the value was disclosed but before the organisation received it gets the fact alone.
+            var live = false
+            if let grantID = event.grantID, let grant = try await services.store.grant(id: grantID) { live = grant.status(at: .now()) == .active }
+            if !live {
+                data["valueWithheld"] = .string("the grant is no longer active, so the value is not sent")
+            } else if let person = event.personID, let key = event.recordKey, let version = event.valueVersion,
                let sealed = try await services.store.recordVersion(person: person, key: key, version: version) {
                 data["value"] = try services.vault.open(sealed, with: try await services.person(person).dataKey)
                 data["valueVersion"] = .integer(version)
@@ -185,3 +192,4 @@ struct WebhookDispatcher: Service {
         try await services.store.pinPushedValue(of: event.id, state: state, version: version, note: note) ?? event
     }
 }
+

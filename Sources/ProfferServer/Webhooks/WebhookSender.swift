@@ -103,19 +103,17 @@ struct WebhookSender: Sendable {
 
     /// Why the URL's host may not be sent to (nil when every address it resolves to is public).
     static func forbiddenAddress(of url: WebhookURL) async -> String? {
-        if url.isLocalName { return "refused: \(url.host) is this machine (set PROFFER_WEBHOOK_ALLOW_PRIVATE=1 to allow)" }
+        // One message for every refusal: saying which range a name resolves to, or that it does not resolve, would let
+        // an organisation map the operator's internal network.
+        let refused = "refused: the endpoint's host must resolve only to public internet addresses"
+        if url.isLocalName { return refused }
         let addresses: [[UInt8]]
         do {
             addresses = try await NIOThreadPool.singleton.runIfActive { try resolve(url.host) }
         } catch {
-            return "the endpoint's host name could not be resolved"
+            return refused
         }
-        if addresses.isEmpty { return "the endpoint's host name could not be resolved" }
-        for address in addresses {
-            if case .forbidden(let why) = NetworkAddressClass(bytes: address) {
-                return "refused: the endpoint's host resolves to a \(why) address (set PROFFER_WEBHOOK_ALLOW_PRIVATE=1 to allow)"
-            }
-        }
+        if addresses.isEmpty || addresses.contains(where: { !NetworkAddressClass(bytes: $0).isPublic }) { return refused }
         return nil
     }
 
