@@ -73,6 +73,9 @@ enum DemoBanner {
 
         Proffer demo is running at \(c.base_url)   (data in \(dataDirectory); Ctrl-C stops it)
 
+        In a browser: \(c.base_url)/ — sign in as a person below; \(c.base_url)/org/signin for an organisation's console
+        (its client_id and client_secret); \(c.base_url)/directory for how organisations behave.
+
         People (email / password):
         \(c.people.map { "  \($0.handle): \($0.email) / \($0.password)" }.joined(separator: "\n"))
         Organisations (client_id / client_secret):
