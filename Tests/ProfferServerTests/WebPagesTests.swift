@@ -273,4 +273,32 @@ struct WebPagesTests {
             #expect(try await visitor.get("/org").location == "/org/signin")
         }
     }
+
+    @Test(arguments: engines)
+    func pricesAreSetAndRemovedThroughTheEarningsPage(engine: TestEngine) async throws {
+        try await withLiveAPI(engine) { api in
+            let browser = Browser(api)
+            try await browser.signUp("alice")
+            try await browser.get("/earnings")
+            let bad = try await browser.post("/prices", [("target", "key:contact.email"), ("amount", "0.001"), ("currency", "EUR"), ("basis", "per-disclosure")])
+            #expect(bad.status == .unprocessableContent)
+            #expect(bad.errorFor("f-amount") != nil && bad.body.contains(#"value="0.001""#))
+            let badCurrency = try await browser.post("/prices", [("target", "key:contact.email"), ("amount", "1"), ("currency", "EURO"), ("basis", "per-disclosure")])
+            #expect(badCurrency.errorFor("f-currency") != nil)
+            #expect(try await browser.post("/prices", [("target", "key:contact.email"), ("amount", "0.25"), ("currency", "eur"), ("basis", "per-disclosure")]).status == .seeOther)
+            #expect(try await browser.post("/prices", [("target", "category:finance"), ("amount", "2"), ("currency", "EUR"), ("basis", "per-month")]).status == .seeOther)
+            // One currency for the whole list, as the API insists.
+            let mixed = try await browser.post("/prices", [("target", "category:health"), ("amount", "1"), ("currency", "GBP"), ("basis", "per-month")])
+            #expect(mixed.status == .unprocessableContent)
+            let alice = try #require(try await api.runtime.store.person(handle: "alice"))
+            var prices = try await api.runtime.store.prices(of: alice.id).entries
+            #expect(prices.count == 2)
+            #expect(prices.contains { $0.key == "contact.email" && $0.price == Money(minorUnits: 25, currency: "EUR") && $0.basis == .perDisclosure })
+            #expect(try await browser.post("/prices/remove", [("target", "key:contact.email")]).status == .seeOther)
+            prices = try await api.runtime.store.prices(of: alice.id).entries
+            #expect(prices.map(\.category) == [.finance])
+            #expect(try await browser.get("/earnings").body.contains("2.00 EUR"))
+        }
+    }
+
 }
