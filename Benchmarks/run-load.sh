@@ -15,26 +15,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PEOPLE=${1:-10000}
 DURATION=${DURATION:-30s}
 CONNECTIONS=${CONNECTIONS:-64}
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-
-if [[ -z ${PROFFER_BIN:-} ]]; then
-    swift build -c release --product proffer --scratch-path .build-release >/dev/null
-    PROFFER_BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)/proffer
-fi
-BIN=$PROFFER_BIN
-
-WORK=$(mktemp -d /tmp/proffer-load.XXXXXX)
-SERVER_PID=
-cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-echo "seeding $PEOPLE people into $WORK"
-"$BIN" bench-seed --data-dir "$WORK/data" --people "$PEOPLE" --output "$WORK/fixture.json" ${PRICE:+--price-minor-units "$PRICE"} | tail -1
-
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-PROFFER_LOG_LEVEL=warning "$BIN" serve --data-dir "$WORK/data" --port "$PORT" --host 127.0.0.1 &
-SERVER_PID=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+SEED_ARGS=${PRICE:+--price-minor-units $PRICE}
+source Benchmarks/seeded-server.sh load
 
 python3 - "$WORK/fixture.json" "http://127.0.0.1:$PORT" > "$WORK/lines.txt" <<'PY'
 import base64, json, sys, urllib.request

@@ -25,8 +25,7 @@ struct ActivityPages: Sendable {
     ]
 
     @Sendable func activity(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let query = request.uri.queryParameters
             let organisationFilter = query["organisation"].flatMap { OrganisationID(String($0)) }
             let kindFilter = query["kind"].flatMap { AuditKind(rawValue: String($0)) }

@@ -22,8 +22,7 @@ struct DataPages: Sendable {
     ]
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let dataKey = try services.vault.dataKey(for: person)
             var values: [String: (JSONValue, Timestamp)] = [:]
             for record in try await services.store.records(person: person.id) {
@@ -77,15 +76,13 @@ struct DataPages: Sendable {
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             return try await recordPage(visit, entry: try entry(request, context: context), person: person)
         }
     }
 
     @Sendable func save(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let entry = try entry(request, context: context)
             let form = try await visit.form()
             do {
@@ -104,8 +101,7 @@ struct DataPages: Sendable {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let entry = try entry(request, context: context)
             _ = try await visit.form()
             do {
@@ -115,50 +111,5 @@ struct DataPages: Sendable {
             }
             return visit.redirect("/data/\(entry.key)?deleted=1")
         }
-    }
-}
-
-extension Timestamp {
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-    private var utc: DateComponents {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = .gmt
-        return calendar.dateComponents([.year, .month, .day, .hour, .minute], from: Date(timeIntervalSince1970: Double(millisecondsSinceEpoch) / 1000))
-    }
-
-    /// For people: "24 Nov 2026".
-    var displayDate: String {
-        let parts = utc
-        return "\(parts.day ?? 1) \(Self.months[((parts.month ?? 1) - 1) % 12]) \(parts.year ?? 1970)"
-    }
-
-    /// For people: "24 Nov 2026, 08:15 UTC".
-    var display: String {
-        let parts = utc
-        return displayDate + String(format: ", %02d:%02d UTC", parts.hour ?? 0, parts.minute ?? 0)
-    }
-}
-
-extension CatalogueEntry {
-    /// The description addressed to the person: "The person's date of birth." → "Your date of birth", "The address
-    /// where the person lives." → "The address where you live". The catalogue speaks of "the person" in the third
-    /// person singular; the verbs that follow it are turned to the second person.
-    var personalLabel: String {
-        // Coordinated verbs the word-by-word turn below cannot reach.
-        if description.hasPrefix("Whether the person owns, rents or otherwise occupies their home") {
-            return "Whether you own, rent or otherwise occupy your home"
-        }
-        var text = description.hasSuffix(".") ? String(description.dropLast()) : description
-        text = text.replacingOccurrences(of: "The person's ", with: "Your ").replacingOccurrences(of: "the person's ", with: "your ")
-        text = text.replacingOccurrences(of: " their ", with: " your ").replacingOccurrences(of: " they ", with: " you ")
-        let verbs = ["is": "are", "has": "have", "lives": "live", "wants": "want", "owns": "own", "prefers": "prefer", "needs": "need",
-                     "chooses": "choose", "agrees": "agree", "identifies": "identify", "lived": "lived", "can": "can"]
-        var words = text.components(separatedBy: " ")
-        for index in words.indices where index > 0 && words[index - 1] == "person" && (words[index - 2 < 0 ? 0 : index - 2] == "the" || words[index - 2 < 0 ? 0 : index - 2] == "The") {
-            if let second = verbs[words[index]] { words[index] = second }
-        }
-        text = words.joined(separator: " ")
-        return text.replacingOccurrences(of: "The person ", with: "You ").replacingOccurrences(of: "the person", with: "you")
     }
 }

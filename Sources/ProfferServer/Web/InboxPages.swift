@@ -25,8 +25,7 @@ struct InboxPages: Sendable {
     // MARK: Requests
 
     @Sendable func inbox(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let requests = try await services.store.requests(of: .person(person.id), limit: 200)
             let organisations = try await services.organisations(requests.map(\.organisationID))
             func card(_ item: DataRequest) -> [String: Any] {
@@ -110,15 +109,13 @@ struct InboxPages: Sendable {
     }
 
     @Sendable func request(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             return try await requestPage(visit, try await ownRequest(context, person: person), person: person)
         }
     }
 
     @Sendable func grantRequest(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let found = try await ownRequest(context, person: person)
             let form = try await visit.form()
             guard let days = Int(form["durationDays"] ?? "") else {
@@ -137,8 +134,7 @@ struct InboxPages: Sendable {
     }
 
     @Sendable func refuse(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let found = try await ownRequest(context, person: person)
             let form = try await visit.form()
             do {
@@ -162,8 +158,7 @@ struct InboxPages: Sendable {
     }
 
     @Sendable func grants(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let all = try await services.store.grants(of: .person(person.id), limit: 200)
             let organisations = try await services.organisations(all.map(\.organisationID))
             let now = Timestamp.now()
@@ -198,8 +193,7 @@ struct InboxPages: Sendable {
     }
 
     @Sendable func showGrant(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let found = try await ownGrant(context, person: person)
             var view = try await grantView(found, person: person)
             view["justGranted"] = visit.request.uri.queryParameters["done"] == "granted"
@@ -209,8 +203,7 @@ struct InboxPages: Sendable {
     }
 
     @Sendable func confirmRevoke(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let found = try await ownGrant(context, person: person)
             guard found.isLive(at: .now()) else { return visit.redirect("/grants/\(found.id)") }
             return visit.render("revoke", title: "Revoke access", nav: "grants", try await grantView(found, person: person))
@@ -218,8 +211,7 @@ struct InboxPages: Sendable {
     }
 
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let found = try await ownGrant(context, person: person)
             let form = try await visit.form()
             do {
@@ -238,8 +230,7 @@ struct InboxPages: Sendable {
 
     /// A consent receipt as issued (compact JWS), downloaded as a file.
     @Sendable func receipt(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let file = context.parameters.get("receiptFile") ?? ""
             guard file.hasSuffix(".jws"), let id = ReceiptID(String(file.dropLast(4))), let found = try await services.store.receipt(id: id),
                   found.personID == person.id else { throw WebFailure(.notFound, "You have no such receipt.") }

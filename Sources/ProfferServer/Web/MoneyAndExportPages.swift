@@ -21,8 +21,7 @@ struct MoneyAndExportPages: Sendable {
     }
 
     @Sendable func earnings(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             return try await earningsPage(visit, person: person)
         }
     }
@@ -66,8 +65,7 @@ struct MoneyAndExportPages: Sendable {
 
     /// Sets (or replaces) the price of one key or category; the whole list is then checked as the API checks it.
     @Sendable func setPrice(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let form = try await visit.form()
             var errors: [String: String] = [:]
             let target = form["target"] ?? ""
@@ -106,8 +104,7 @@ struct MoneyAndExportPages: Sendable {
     }
 
     @Sendable func removePrice(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let form = try await visit.form()
             let entries = try await services.store.prices(of: person.id).entries.filter { Self.targetID($0) != form["target"] }
             try await services.store.setPrices(try PriceList.parse(try Self.json(entries), catalogue: services.catalogue), of: person.id, at: .now())
@@ -121,8 +118,7 @@ struct MoneyAndExportPages: Sendable {
     }
 
     @Sendable func earningsCSV(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let range = try StatementController.range(request)
             let (rows, name) = try await StatementController.earnings(of: person.id, from: range.from, to: range.to, services: services)
             return Response(status: .ok, headers: [
@@ -134,15 +130,14 @@ struct MoneyAndExportPages: Sendable {
     }
 
     @Sendable func exportPage(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            visit.render("export", title: "Export", nav: "export", ["handle": visit.person?.handle ?? ""])
+        try await pages.signedIn(request) { visit, person in
+            visit.render("export", title: "Export", nav: "export", ["handle": person.handle])
         }
     }
 
     /// The archive comes from a POST (with its CSRF token), so no link elsewhere can make a browser download it.
     @Sendable func export(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             _ = try await visit.form()
             let (archive, name) = try await PersonExport(services: services).archive(for: person, at: .now())
             return Response(status: .ok, headers: [.contentType: "application/zip", .cacheControl: "no-store",
@@ -153,8 +148,7 @@ struct MoneyAndExportPages: Sendable {
     }
 
     @Sendable func close(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let form = try await visit.form()
             var errors: [String: String] = [:]
             if form["confirmHandle"] != person.handle { errors["confirmHandle"] = "Type your handle, \(person.handle), exactly." }

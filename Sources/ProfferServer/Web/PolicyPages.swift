@@ -59,15 +59,13 @@ struct PolicyPages: Sendable {
                                "granted-by-rule": "granted by a rule", "ask": "you would be asked"]
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             return try await page(visit, person: person)
         }
     }
 
     @Sendable func saveTerms(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let form = try await visit.form()
             var chosen: [ProfferedTerm] = []
             var problems: [String] = []
@@ -98,8 +96,7 @@ struct PolicyPages: Sendable {
     }
 
     @Sendable func addRule(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             let form = try await visit.form()
             var errors: [String: String] = [:]
             let action = form["action"].flatMap(RuleAction.init(rawValue:))
@@ -132,8 +129,7 @@ struct PolicyPages: Sendable {
     }
 
     @Sendable func removeRule(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await pages.visit(request) { visit in
-            guard let person = visit.person else { throw WebFailure(.unauthorized, "Sign in first.") }
+        try await pages.signedIn(request) { visit, person in
             _ = try await visit.form()
             guard let id = RuleID(context.parameters.get("ruleId") ?? "") else { throw WebFailure(.notFound, "You have no such rule.") }
             try await services.store.removeRule(id, of: person.id, at: .now())

@@ -223,6 +223,14 @@ extension WebPages {
         }
     }
 
+    /// Runs a page only a signed-in person sees, handing it that person (anyone else is sent to sign in).
+    func signedIn(_ request: Request, _ body: (Visit, Person) async throws -> Response) async throws -> Response {
+        try await visit(request, signedIn: true) { visit in
+            guard let person = visit.person else { return visit.redirect("/signin") }
+            return try await body(visit, person)
+        }
+    }
+
     /// The person of the session cookie (sessions only, never personal access tokens), or nil.
     func person(from request: Request) async throws -> Authenticator.PersonIdentity? {
         guard let token = request.cookies[Self.sessionCookie]?.value, token.hasPrefix("ses_"), token.utf8.count < 200,
@@ -262,42 +270,6 @@ func fieldErrors(_ failure: ValidationFailure, prefix: String = "") -> [String: 
     return errors
 }
 
-extension String {
-    /// The text as a sentence: first letter uppercase, a full stop at the end.
-    var capitalisedSentence: String {
-        guard let first else { return self }
-        let body = first.uppercased() + dropFirst()
-        return body.hasSuffix(".") ? body : body + "."
-    }
-}
-
-/// The stylesheet and icon, read once from the bundle and served with a day's caching.
-struct StaticFiles: Sendable {
-    let files: [String: (type: String, bytes: ByteBuffer)]
-
-    static func load() throws -> StaticFiles {
-        var files: [String: (String, ByteBuffer)] = [:]
-        for (name, type) in [("app.css", "text/css; charset=utf-8"), ("favicon.svg", "image/svg+xml")] {
-            guard let url = Bundle.module.url(forResource: "static/\(name)", withExtension: nil) ?? Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "static"),
-                  let data = FileManager.default.contents(atPath: url.path) else {
-                throw ConfigurationError("the bundled static file \(name) is missing")
-            }
-            files[name] = (type, ByteBuffer(bytes: data))
-        }
-        return StaticFiles(files: files)
-    }
-
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/static/{name}") { _, context -> Response in
-            guard let name = context.parameters.get("name"), let file = files[name] else {
-                throw Problem.notFound("no such file")
-            }
-            return Response(status: .ok, headers: [.contentType: file.type, .cacheControl: "public, max-age=86400",
-                                                   HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
-                            body: .init(byteBuffer: file.bytes))
-        }
-    }
-}
 
 /// Lets a view tell a boxed nil from a value.
 protocol OptionalProtocol {

@@ -37,12 +37,11 @@ public struct OrganisationRecord: Sendable, Hashable {
 }
 
 extension ProfferStore {
-    /// The behaviour record of every organisation (or of one), from grouped counts over requests and grants.
-    public func organisationRecords(only organisation: OrganisationID? = nil, at now: Timestamp = .now()) async throws -> [OrganisationID: OrganisationRecord] {
+    /// The behaviour record of every organisation, from grouped counts over requests and grants.
+    public func organisationRecords(at now: Timestamp = .now()) async throws -> [OrganisationID: OrganisationRecord] {
         try await read { db in
             var records: [OrganisationID: OrganisationRecord] = [:]
             func record(_ id: String) -> OrganisationRecord { records[OrganisationID(trusted: id)] ?? OrganisationRecord(organisationID: OrganisationID(trusted: id)) }
-            let filter = organisation.map { SQLQueryString("WHERE organisation_id = \(bind: $0.rawValue)") } ?? SQLQueryString("")
             for row in try await db.raw("""
                 SELECT organisation_id, COUNT(*) AS n,
                        SUM(CASE WHEN third_parties <> '[]' THEN 1 ELSE 0 END) AS onward,
@@ -50,7 +49,7 @@ extension ProfferStore {
                        SUM(CASE WHEN state = 'granted' THEN 1 ELSE 0 END) AS granted,
                        SUM(CASE WHEN state = 'refused' THEN 1 ELSE 0 END) AS refused,
                        SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) AS pending
-                FROM requests \(filter) GROUP BY organisation_id
+                FROM requests GROUP BY organisation_id
                 """).all() {
                 let id = try row.decode(column: "organisation_id", as: String.self)
                 var item = record(id)
@@ -66,7 +65,7 @@ extension ProfferStore {
                 SELECT organisation_id, COUNT(*) AS n,
                        SUM(CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END) AS revoked,
                        SUM(CASE WHEN revoked_at IS NULL AND expires_at > \(bind: now.millisecondsSinceEpoch) THEN 1 ELSE 0 END) AS active
-                FROM grants \(filter) GROUP BY organisation_id
+                FROM grants GROUP BY organisation_id
                 """).all() {
                 let id = try row.decode(column: "organisation_id", as: String.self)
                 var item = record(id)
@@ -75,11 +74,10 @@ extension ProfferStore {
                 item.activeGrants = try row.decode(column: "active", as: Int.self)
                 records[item.organisationID] = item
             }
-            let eventFilter = organisation.map { SQLQueryString("AND e.organisation_id = \(bind: $0.rawValue)") } ?? SQLQueryString("")
             for row in try await db.raw("""
                 SELECT e.organisation_id, MIN(d.delivered_at) - e.created_at AS delay
                 FROM webhook_events e JOIN webhook_deliveries d ON d.event_id = e.id
-                WHERE e.type = 'grant.revoked' AND d.delivered_at IS NOT NULL \(eventFilter)
+                WHERE e.type = 'grant.revoked' AND d.delivered_at IS NOT NULL
                 GROUP BY e.organisation_id, e.id, e.created_at
                 ORDER BY e.created_at DESC LIMIT 10000
                 """).all() {

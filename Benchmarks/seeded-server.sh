@@ -1,0 +1,25 @@
+# Shared by the benchmark scripts (sourced, not run): a release binary (or $PROFFER_BIN), wrk, a fresh SQLite
+# database seeded with $PEOPLE people × 20 records × 5 active grants (plus $SEED_ARGS for bench-seed) in $WORK,
+# and `proffer serve` on it at http://127.0.0.1:$PORT (pid $SERVER_PID), stopped and removed on exit.
+#   source Benchmarks/seeded-server.sh NAME
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+
+if [[ -z ${PROFFER_BIN:-} ]]; then
+    swift build -c release --product proffer --scratch-path .build-release >/dev/null
+    PROFFER_BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)/proffer
+fi
+BIN=$PROFFER_BIN
+
+WORK=$(mktemp -d "/tmp/proffer-$1.XXXXXX")
+SERVER_PID=
+cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+echo "seeding $PEOPLE people into $WORK"
+# shellcheck disable=SC2086
+"$BIN" bench-seed --data-dir "$WORK/data" --people "$PEOPLE" --output "$WORK/fixture.json" ${SEED_ARGS:-} | tail -1
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PROFFER_LOG_LEVEL=warning "$BIN" serve --data-dir "$WORK/data" --port "$PORT" --host 127.0.0.1 &
+SERVER_PID=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
