@@ -15,9 +15,18 @@ SERVER_PID=
 cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-echo "seeding $PEOPLE people into $WORK"
-# shellcheck disable=SC2086
-"$BIN" bench-seed --data-dir "$WORK/data" --people "$PEOPLE" --output "$WORK/fixture.json" ${SEED_ARGS:-} | tail -1
+# SEED_CACHE=DIR keeps each seeded database there (by people and seed arguments) and starts later runs from a copy,
+# so repeated runs skip the minutes of seeding; every run still starts from the same untouched seed.
+SEEDED=${SEED_CACHE:+$SEED_CACHE/$PEOPLE${SEED_ARGS:+-${SEED_ARGS// /_}}}
+if [[ -n $SEEDED && -f $SEEDED/fixture.json ]]; then
+    echo "copying the seeded database from $SEEDED"
+    cp -r "$SEEDED/data" "$WORK/data" && cp "$SEEDED/fixture.json" "$WORK/fixture.json"
+else
+    echo "seeding $PEOPLE people into $WORK"
+    # shellcheck disable=SC2086
+    "$BIN" bench-seed --data-dir "$WORK/data" --people "$PEOPLE" --output "$WORK/fixture.json" ${SEED_ARGS:-} | tail -1
+    if [[ -n $SEEDED ]]; then mkdir -p "$SEEDED" && cp -r "$WORK/data" "$SEEDED/data" && cp "$WORK/fixture.json" "$SEEDED/fixture.json"; fi
+fi
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 PROFFER_LOG_LEVEL=warning "$BIN" serve --data-dir "$WORK/data" --port "$PORT" --host 127.0.0.1 &

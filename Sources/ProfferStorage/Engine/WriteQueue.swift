@@ -33,7 +33,7 @@ public actor WriteQueue {
             pending.append(job)
             if !draining {
                 draining = true
-                Task { await self.drain() }
+                Task(executorPreference: WriterThread.shared) { await self.drain() }
             }
         }
     }

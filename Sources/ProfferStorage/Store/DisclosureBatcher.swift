@@ -77,7 +77,7 @@ actor DisclosureBatcher {
             pending.append(Pending(item: item, continuation: continuation))
             if !draining {
                 draining = true
-                Task { await self.drain() }
+                Task(executorPreference: WriterThread.shared) { await self.drain() }
             }
         }
     }
