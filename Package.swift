@@ -109,7 +109,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ProfferStorageTests",
-            dependencies: ["ProfferCore", "ProfferStorage", "ProfferTestSupport", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: ["ProfferCore", "ProfferStorage", "ProfferTestSupport", .product(name: "SQLKit", package: "sql-kit"),
+                           .product(name: "SQLiteKit", package: "sqlite-kit")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -27,6 +27,9 @@ public protocol DatabaseEngine: Sendable {
     /// an erasure linger in neither. Returns false when readers kept it from finishing. Nothing to do on PostgreSQL,
     /// whose dead row versions no dump or query can read and which VACUUM reclaims.
     func checkpoint() async throws -> Bool
+    /// Called by the write queue after a batch's commit, before the next batch's transaction: housekeeping that must
+    /// not overlap a write transaction (SQLite finishes a WAL checkpoint here). Never fails a write.
+    func betweenWrites() async
     func shutdown() async
 }
 

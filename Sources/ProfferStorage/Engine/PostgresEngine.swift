@@ -54,6 +54,8 @@ final class PostgresEngine: DatabaseEngine {
 
     func checkpoint() async throws -> Bool { true }
 
+    func betweenWrites() async {}
+
     func shutdown() async {
         runTask.cancel()
         await runTask.value

@@ -1,30 +1,54 @@
+import Glibc
 import Logging
 import NIOCore
 import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import Synchronization
 
 /// SQLite in WAL mode: one connection for writes (SQLite allows one writer at a time anyway),
 /// a few read-only connections for concurrent reads, and one that checkpoints the WAL in the background
 /// so that no commit on the write path pays for a checkpoint's copying and fsync.
+///
+/// A background checkpoint alone never lets the WAL start over under steady writes: SQLite rewinds the WAL only when
+/// a write transaction begins with every frame already copied back, and the writer keeps appending while the
+/// checkpointer copies. So once the WAL has grown past its bound, the write pipeline finishes the background pass's
+/// job between two transactions (`betweenWrites`), copying the few frames added meanwhile; the next transaction then
+/// reuses the WAL from its start. Only a checkpoint that empties the WAL makes SQLite flush the database file, so the
+/// background pass flushes what it copied itself, leaving that finishing step little to wait for.
 final class SQLiteEngine: DatabaseEngine {
     let kind = EngineKind.sqlite
     private let writer: SQLiteConnection
+    /// The write connection's own thread for its SQLite calls, so a batch's statements never queue behind readers'
+    /// queries or the checkpointer on the shared pool.
+    private let writerPool: NIOThreadPool
     private let readers: [SQLiteConnection]
     private let checkpointer: SQLiteConnection
+    private let databaseFile: DatabaseFile
     private let checkpointTask: Task<Void, Never>
+    /// What the background task does every `checkpointInterval` (a quarter of a second unless a test says otherwise).
+    let checkpointPass: CheckpointPass
+    /// Set by a background checkpoint pass that found the WAL too long, cleared by the pipeline's finishing pass.
+    private let finishCheckpoint = Flag()
+    /// About 64 MiB of WAL (frames of a 4 KiB page and a header) before the pipeline makes it start over.
+    static let defaultWALFramesBeforeRestart = 16_000
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection], checkpointer: SQLiteConnection, logger: Logger) {
+    private init(writer: SQLiteConnection, writerPool: NIOThreadPool, readers: [SQLiteConnection], checkpointer: SQLiteConnection,
+                 databaseFile: DatabaseFile, walFramesBeforeRestart: Int, checkpointInterval: Duration, logger: Logger) {
         self.writer = writer
+        self.writerPool = writerPool
         self.readers = readers
         self.checkpointer = checkpointer
+        self.databaseFile = databaseFile
+        let pass = CheckpointPass(checkpointer: checkpointer, databaseFile: databaseFile, finish: finishCheckpoint,
+                                  walFramesBeforeRestart: walFramesBeforeRestart)
+        self.checkpointPass = pass
         self.checkpointTask = Task {
-            // PASSIVE never blocks the writer or readers; it copies what it can and leaves the rest for next time.
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(250))
+                try? await Task.sleep(for: checkpointInterval)
                 do {
-                    try await checkpointer.sql(queryLogLevel: nil).raw("PRAGMA wal_checkpoint(PASSIVE)").run()
+                    _ = try await pass.run()
                 } catch where !Task.isCancelled {
                     logger.warning("WAL checkpoint failed; will retry", metadata: ["error.type": "\(type(of: error))"])
                 } catch {
@@ -34,8 +58,19 @@ final class SQLiteEngine: DatabaseEngine {
         }
     }
 
-    static func open(path: String, synchronous: SQLiteSynchronous, readerCount: Int = 4, logger: Logger) async throws -> SQLiteEngine {
-        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+    static func open(path: String, synchronous: SQLiteSynchronous, readerCount: Int = 4,
+                     walFramesBeforeRestart: Int = defaultWALFramesBeforeRestart, checkpointInterval: Duration = .milliseconds(250),
+                     logger: Logger) async throws -> SQLiteEngine {
+        let writerPool = NIOThreadPool(numberOfThreads: 1)
+        writerPool.start()
+        let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: writerPool, logger: logger, on: WriterThread.shared.loop)
+        let databaseFile: DatabaseFile
+        do {
+            databaseFile = try DatabaseFile(path: path)
+        } catch {
+            try? await writer.close()
+            throw error
+        }
         let writeDB = writer.sql(queryLogLevel: nil)
         try await writeDB.raw("PRAGMA journal_mode=WAL").run()
         try await writeDB.raw(SQLQueryString("PRAGMA synchronous=" + synchronous.rawValue)).run()
@@ -45,6 +80,11 @@ final class SQLiteEngine: DatabaseEngine {
         try await writeDB.raw("PRAGMA secure_delete=ON").run()
         // Checkpoints happen on the checkpointer's connection instead of inside commits.
         try await writeDB.raw("PRAGMA wal_autocheckpoint=0").run()
+        // When the WAL starts over, a file grown past its bound by a burst is cut back to 64 MiB.
+        try await writeDB.raw("PRAGMA journal_size_limit=67108864").run()
+        // The pages every write revisits (each person's audit head and latest entries, grant states) stay in memory
+        // instead of being read back from the file at each batch (32 MiB; SQLite's default is 2 MiB).
+        try await writeDB.raw("PRAGMA cache_size=-32768").run()
         var readers: [SQLiteConnection] = []
         for _ in 0..<readerCount {
             let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
@@ -53,7 +93,9 @@ final class SQLiteEngine: DatabaseEngine {
         }
         let checkpointer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         try await checkpointer.sql(queryLogLevel: nil).raw(SQLQueryString("PRAGMA synchronous=" + synchronous.rawValue)).run()
-        return SQLiteEngine(writer: writer, readers: readers, checkpointer: checkpointer, logger: logger)
+        return SQLiteEngine(writer: writer, writerPool: writerPool, readers: readers, checkpointer: checkpointer,
+                            databaseFile: databaseFile, walFramesBeforeRestart: walFramesBeforeRestart,
+                            checkpointInterval: checkpointInterval, logger: logger)
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -63,6 +105,12 @@ final class SQLiteEngine: DatabaseEngine {
 
     func withWriteConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await body(writer.sql(queryLogLevel: nil))
+    }
+
+    func betweenWrites() async {
+        guard finishCheckpoint.lower() else { return }
+        // Copies what the background pass left behind; a busy or failed attempt is simply retried after the next pass.
+        _ = try? await writer.sql(queryLogLevel: nil).raw("PRAGMA wal_checkpoint(PASSIVE)").run()
     }
 
     func checkpoint() async throws -> Bool {
@@ -84,5 +132,58 @@ final class SQLiteEngine: DatabaseEngine {
         for connection in readers + [writer, checkpointer] {
             try? await connection.close()
         }
+        try? await writerPool.shutdownGracefully()
+        databaseFile.close()
     }
+}
+
+/// One background checkpoint pass: PASSIVE never blocks the writer or readers; it copies what it can and leaves the
+/// rest for next time. Then it flushes the database file, and asks the write pipeline to finish the job once the WAL
+/// has grown past its bound (finishing stalls the pipeline for a moment, so below the bound it is left to light
+/// traffic, which lets the WAL start over by itself).
+struct CheckpointPass: Sendable {
+    fileprivate let checkpointer: SQLiteConnection
+    fileprivate let databaseFile: DatabaseFile
+    fileprivate let finish: Flag
+    let walFramesBeforeRestart: Int
+
+    /// Returns the number of frames the WAL held.
+    func run() async throws -> Int {
+        let result = try await checkpointer.sql(queryLogLevel: nil).raw("PRAGMA wal_checkpoint(PASSIVE)").first()
+        try await databaseFile.flush()
+        let frames = try result?.decode(column: "log", as: Int.self) ?? 0
+        if frames > walFramesBeforeRestart { finish.raise() }
+        return frames
+    }
+}
+
+/// A flag one task raises and another lowers.
+private final class Flag: Sendable {
+    private let raised = Atomic<Bool>(false)
+
+    func raise() { raised.store(true, ordering: .releasing) }
+
+    /// Lowers the flag; whether it was raised.
+    func lower() -> Bool { raised.exchange(false, ordering: .acquiring) }
+}
+
+/// The database file, held open to flush it (`fdatasync`) after background checkpoints. Opened once and closed only
+/// after every connection: closing any descriptor of the file would drop the POSIX locks SQLite holds on it.
+private struct DatabaseFile: Sendable {
+    private let descriptor: Int32
+
+    init(path: String) throws {
+        descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw StorageError.unreachable("cannot open the database file to flush it (errno \(errno))") }
+    }
+
+    /// Waits, on a pool thread, until what was written to the file is on disk.
+    func flush() async throws {
+        let descriptor = self.descriptor
+        try await NIOThreadPool.singleton.runIfActive {
+            guard fdatasync(descriptor) == 0 else { throw StorageError.unreachable("flushing the database file failed (errno \(errno))") }
+        }
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
 }

@@ -99,5 +99,6 @@ public actor WriteQueue {
         case .failure(let error):
             for job in batch { job.fail(error) }
         }
+        await engine.betweenWrites()
     }
 }

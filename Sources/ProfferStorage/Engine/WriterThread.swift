@@ -11,7 +11,8 @@ final class WriterThread: TaskExecutor {
     /// One for the process: write pipelines spend their time waiting for the database, so they share it well.
     static let shared = WriterThread()
 
-    private let loop: any EventLoop
+    /// The event loop the write pipeline runs on; the write connection's results are delivered here too.
+    let loop: any EventLoop
 
     private init() {
         // Never shut down: it lives as long as the process, like NIO's own singletons.

@@ -1,0 +1,81 @@
+import Foundation
+import SQLKit
+import SQLiteKit
+import Testing
+@testable import ProfferStorage
+import ProfferTestSupport
+
+/// The SQLite engine's write-ahead log under steady writes: it must start over rather than grow without bound.
+///
+/// SQLite rewinds the WAL only when a write transaction begins with every frame already copied back. Under steady
+/// writes the background checkpoint never sees that (a commit always lands while it copies), so the write pipeline
+/// finishes the checkpoint between two transactions once the WAL has passed its bound. The test plays that race out
+/// step by step instead of by timing: a reader's open snapshot keeps a background pass from copying everything, as a
+/// commit landing during the pass would.
+@Suite struct SQLiteWALTests {
+    static let row = Data(repeating: 0xA5, count: 4_000)
+
+    @Test func theWALStartsOverOncePastItsBoundEvenWhenCommitsFollowEachCheckpoint() async throws {
+        let (engine, writes, directory) = try await Self.open(walFramesBeforeRestart: 100)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let grown = try await Self.growWALPastAnIncompleteBackgroundPass(engine, writes, directory)
+        #expect(grown >= 320, "40 commits of eight 4 kB rows should fill at least 320 frames, not \(grown)")
+
+        try await Self.commitEightPages(writes)  // the WAL is not fully copied, so this one appends; the pipeline then finishes
+        try await Self.commitEightPages(writes)  // begins on a fully copied WAL, so it starts it over
+        let afterwards = try await engine.checkpointPass.run()
+        #expect(afterwards < 40, "the WAL held \(afterwards) frames after starting over (was \(grown))")
+
+        let count = try await engine.read { db in try await db.raw("SELECT COUNT(*) AS n FROM blobs").first()?.decode(column: "n", as: Int.self) }
+        #expect(count == 42 * 8, "every acknowledged row is there")
+        await engine.shutdown()
+    }
+
+    @Test func belowItsBoundTheWALIsLeftToGrowWithoutStallingWrites() async throws {
+        let (engine, writes, directory) = try await Self.open(walFramesBeforeRestart: 100_000)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let grown = try await Self.growWALPastAnIncompleteBackgroundPass(engine, writes, directory)
+        try await Self.commitEightPages(writes)
+        try await Self.commitEightPages(writes)
+        let afterwards = try await engine.checkpointPass.run()
+        #expect(afterwards > grown, "no finishing pass was asked for, so the WAL kept growing (\(grown) → \(afterwards) frames)")
+        await engine.shutdown()
+    }
+
+    /// An engine whose background task stays out of the way (the test runs the passes itself).
+    static func open(walFramesBeforeRestart: Int) async throws -> (SQLiteEngine, WriteQueue, URL) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proffer-wal-\(UUID().uuidString.prefix(12))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let engine = try await SQLiteEngine.open(path: directory.appendingPathComponent("wal.sqlite").path, synchronous: .normal,
+                                                 walFramesBeforeRestart: walFramesBeforeRestart, checkpointInterval: .seconds(3600),
+                                                 logger: TestDatabase.logger)
+        let writes = WriteQueue(engine: engine)
+        try await writes.write { db in try await db.raw("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)").run() }
+        return (engine, writes, directory)
+    }
+
+    /// Forty commits, with a reader holding a snapshot taken after the first thirty while the background pass runs:
+    /// the pass copies only what that reader's snapshot allows. Returns the frames the WAL held.
+    static func growWALPastAnIncompleteBackgroundPass(_ engine: SQLiteEngine, _ writes: WriteQueue, _ directory: URL) async throws -> Int {
+        for _ in 0..<30 { try await commitEightPages(writes) }
+        let reader = try await SQLiteConnection.open(storage: .file(path: directory.appendingPathComponent("wal.sqlite").path),
+                                                     logger: TestDatabase.logger)
+        let snapshot = reader.sql(queryLogLevel: nil)
+        try await snapshot.raw("BEGIN").run()
+        _ = try await snapshot.raw("SELECT COUNT(*) AS n FROM blobs").first()
+        for _ in 0..<10 { try await commitEightPages(writes) }
+        let frames = try await engine.checkpointPass.run()
+        try await snapshot.raw("COMMIT").run()
+        try await reader.close()
+        return frames
+    }
+
+    /// One commit of eight rows of 4 kB: at least eight new frames in the WAL.
+    static func commitEightPages(_ writes: WriteQueue) async throws {
+        try await writes.write { db in
+            let insert = db.insert(into: "blobs").columns("body")
+            for _ in 0..<8 { insert.values([row]) }
+            try await insert.run()
+        }
+    }
+}
