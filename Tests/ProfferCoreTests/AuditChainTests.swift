@@ -63,6 +63,16 @@ struct AuditChainTests {
         #expect(entry.computeHash().count == 64)
     }
 
+    @Test func theStoredKeysAreAJSONArrayThatReadsBack() throws {
+        var entry = chain(1)[0]
+        for keys in [[], ["contact.email"], ["a\"b", "back\\slash", "new\nline", "bell\u{07}", "é", "identity.name"]] {
+            entry.keys = keys
+            #expect(try JSONDecoder().decode([String].self, from: Data(entry.keysJSON.utf8)) == keys)
+        }
+        entry.keys = ["contact.email", "address.home"]
+        #expect(entry.keysJSON == #"["contact.email","address.home"]"#)
+    }
+
     @Test func theHashBindsThePerson() {
         let entry = chain(1)[0]
         var moved = entry

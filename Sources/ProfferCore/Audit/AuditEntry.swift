@@ -100,6 +100,13 @@ public struct AuditEntry: Sendable, Hashable, Codable {
         Hex.encode(SHA256.hash(data: canonicalBytes()))
     }
 
+    /// The keys as a JSON array of strings, for storage: written directly, as the hot disclosure path stores one per entry.
+    public var keysJSON: String {
+        var out = CanonicalJSON()
+        out.array(keys)
+        return String(decoding: out.bytes, as: UTF8.self)
+    }
+
     /// Canonical form: the JSON object of every field but `hash`, keys sorted, no insignificant whitespace,
     /// absent values as `null`, integers in decimal, strings escaped minimally (RFC 8259).
     func canonicalBytes() -> [UInt8] {

@@ -23,6 +23,8 @@ final class SQLiteEngine: DatabaseEngine {
     /// The write connection's own thread for its SQLite calls, so a batch's statements never queue behind readers'
     /// queries or the checkpointer on the shared pool.
     private let writerPool: NIOThreadPool
+    /// The checkpointer's thread, for its copying and flushing, so that slow I/O never holds up readers' queries.
+    private let checkpointPool: NIOThreadPool
     private let readers: [SQLiteConnection]
     private let checkpointer: SQLiteConnection
     private let databaseFile: DatabaseFile
@@ -34,14 +36,15 @@ final class SQLiteEngine: DatabaseEngine {
     /// About 64 MiB of WAL (frames of a 4 KiB page and a header) before the pipeline makes it start over.
     static let defaultWALFramesBeforeRestart = 16_000
 
-    private init(writer: SQLiteConnection, writerPool: NIOThreadPool, readers: [SQLiteConnection], checkpointer: SQLiteConnection,
+    private init(writer: SQLiteConnection, writerPool: NIOThreadPool, readers: [SQLiteConnection], checkpointer: SQLiteConnection, checkpointPool: NIOThreadPool,
                  databaseFile: DatabaseFile, walFramesBeforeRestart: Int, checkpointInterval: Duration, logger: Logger) {
         self.writer = writer
         self.writerPool = writerPool
+        self.checkpointPool = checkpointPool
         self.readers = readers
         self.checkpointer = checkpointer
         self.databaseFile = databaseFile
-        let pass = CheckpointPass(checkpointer: checkpointer, databaseFile: databaseFile, finish: finishCheckpoint,
+        let pass = CheckpointPass(checkpointer: checkpointer, pool: checkpointPool, databaseFile: databaseFile, finish: finishCheckpoint,
                                   walFramesBeforeRestart: walFramesBeforeRestart)
         self.checkpointPass = pass
         self.checkpointTask = Task {
@@ -91,9 +94,12 @@ final class SQLiteEngine: DatabaseEngine {
             try await reader.sql(queryLogLevel: nil).raw("PRAGMA query_only=ON").run()
             readers.append(reader)
         }
-        let checkpointer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let checkpointPool = NIOThreadPool(numberOfThreads: 1)
+        checkpointPool.start()
+        let checkpointer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: checkpointPool, logger: logger,
+                                                           on: MultiThreadedEventLoopGroup.singleton.any())
         try await checkpointer.sql(queryLogLevel: nil).raw(SQLQueryString("PRAGMA synchronous=" + synchronous.rawValue)).run()
-        return SQLiteEngine(writer: writer, writerPool: writerPool, readers: readers, checkpointer: checkpointer,
+        return SQLiteEngine(writer: writer, writerPool: writerPool, readers: readers, checkpointer: checkpointer, checkpointPool: checkpointPool,
                             databaseFile: databaseFile, walFramesBeforeRestart: walFramesBeforeRestart,
                             checkpointInterval: checkpointInterval, logger: logger)
     }
@@ -133,6 +139,7 @@ final class SQLiteEngine: DatabaseEngine {
             try? await connection.close()
         }
         try? await writerPool.shutdownGracefully()
+        try? await checkpointPool.shutdownGracefully()
         databaseFile.close()
     }
 }
@@ -143,6 +150,7 @@ final class SQLiteEngine: DatabaseEngine {
 /// traffic, which lets the WAL start over by itself).
 struct CheckpointPass: Sendable {
     fileprivate let checkpointer: SQLiteConnection
+    fileprivate let pool: NIOThreadPool
     fileprivate let databaseFile: DatabaseFile
     fileprivate let finish: Flag
     let walFramesBeforeRestart: Int
@@ -150,7 +158,7 @@ struct CheckpointPass: Sendable {
     /// Returns the number of frames the WAL held.
     func run() async throws -> Int {
         let result = try await checkpointer.sql(queryLogLevel: nil).raw("PRAGMA wal_checkpoint(PASSIVE)").first()
-        try await databaseFile.flush()
+        try await databaseFile.flush(on: pool)
         let frames = try result?.decode(column: "log", as: Int.self) ?? 0
         if frames > walFramesBeforeRestart { finish.raise() }
         return frames
@@ -177,10 +185,10 @@ private struct DatabaseFile: Sendable {
         guard descriptor >= 0 else { throw StorageError.unreachable("cannot open the database file to flush it (errno \(errno))") }
     }
 
-    /// Waits, on a pool thread, until what was written to the file is on disk.
-    func flush() async throws {
+    /// Waits, on a thread of `pool`, until what was written to the file is on disk.
+    func flush(on pool: NIOThreadPool) async throws {
         let descriptor = self.descriptor
-        try await NIOThreadPool.singleton.runIfActive {
+        try await pool.runIfActive {
             guard fdatasync(descriptor) == 0 else { throw StorageError.unreachable("flushing the database file failed (errno \(errno))") }
         }
     }

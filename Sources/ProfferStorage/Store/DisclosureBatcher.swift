@@ -250,7 +250,7 @@ actor DisclosureBatcher {
             for entry in entries {
                 insert.values([
                     entry.personID.rawValue, entry.sequence, entry.kind.rawValue, entry.actor, entry.organisationID?.rawValue,
-                    entry.requestID?.rawValue, entry.grantID?.rawValue, JSONColumn.encode(entry.keys), entry.note,
+                    entry.requestID?.rawValue, entry.grantID?.rawValue, entry.keysJSON, entry.note,
                     entry.at.millisecondsSinceEpoch, entry.previousHash, entry.hash,
                 ] as [any Encodable & Sendable])
             }

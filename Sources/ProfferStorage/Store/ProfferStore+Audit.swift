@@ -19,7 +19,7 @@ extension ProfferStore {
             INSERT INTO audit_entries (person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash)
             VALUES (\(bind: person.rawValue), \(bind: entry.sequence), \(bind: entry.kind.rawValue), \(bind: entry.actor),
                     \(bind: entry.organisationID?.rawValue), \(bind: entry.requestID?.rawValue), \(bind: entry.grantID?.rawValue),
-                    \(bind: JSONColumn.encode(entry.keys)), \(bind: entry.note), \(bind: entry.at.millisecondsSinceEpoch),
+                    \(bind: entry.keysJSON), \(bind: entry.note), \(bind: entry.at.millisecondsSinceEpoch),
                     \(bind: entry.previousHash), \(bind: entry.hash))
             """).run()
         try await db.raw("""
