@@ -6,6 +6,7 @@ import Testing
 import ProfferTestSupport
 
 /// The SQLite engine's write-ahead log under steady writes: it must start over rather than grow without bound.
+/// And opening a file that is not a database fails cleanly.
 ///
 /// SQLite rewinds the WAL only when a write transaction begins with every frame already copied back. Under steady
 /// writes the background checkpoint never sees that (a commit always lands while it copies), so the write pipeline
@@ -16,42 +17,62 @@ import ProfferTestSupport
     static let row = Data(repeating: 0xA5, count: 4_000)
 
     @Test func theWALStartsOverOncePastItsBoundEvenWhenCommitsFollowEachCheckpoint() async throws {
-        let (engine, writes, directory) = try await Self.open(walFramesBeforeRestart: 100)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let grown = try await Self.growWALPastAnIncompleteBackgroundPass(engine, writes, directory)
-        #expect(grown >= 320, "40 commits of eight 4 kB rows should fill at least 320 frames, not \(grown)")
+        try await Self.withEngine(walFramesBeforeRestart: 100) { engine, writes, directory in
+            let grown = try await Self.growWALPastAnIncompleteBackgroundPass(engine, writes, directory)
+            #expect(grown >= 320, "40 commits of eight 4 kB rows should fill at least 320 frames, not \(grown)")
 
-        try await Self.commitEightPages(writes)  // the WAL is not fully copied, so this one appends; the pipeline then finishes
-        try await Self.commitEightPages(writes)  // begins on a fully copied WAL, so it starts it over
-        let afterwards = try await engine.checkpointPass.run()
-        #expect(afterwards < 40, "the WAL held \(afterwards) frames after starting over (was \(grown))")
+            try await Self.commitEightPages(writes)  // the WAL is not fully copied, so this one appends; the pipeline then finishes
+            try await Self.commitEightPages(writes)  // begins on a fully copied WAL, so it starts it over
+            let afterwards = try await engine.checkpointPass.run()
+            #expect(afterwards < 40, "the WAL held \(afterwards) frames after starting over (was \(grown))")
 
-        let count = try await engine.read { db in try await db.raw("SELECT COUNT(*) AS n FROM blobs").first()?.decode(column: "n", as: Int.self) }
-        #expect(count == 42 * 8, "every acknowledged row is there")
-        await engine.shutdown()
+            let count = try await engine.read { db in try await db.raw("SELECT COUNT(*) AS n FROM blobs").first()?.decode(column: "n", as: Int.self) }
+            #expect(count == 42 * 8, "every acknowledged row is there")
+        }
     }
 
     @Test func belowItsBoundTheWALIsLeftToGrowWithoutStallingWrites() async throws {
-        let (engine, writes, directory) = try await Self.open(walFramesBeforeRestart: 100_000)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let grown = try await Self.growWALPastAnIncompleteBackgroundPass(engine, writes, directory)
-        try await Self.commitEightPages(writes)
-        try await Self.commitEightPages(writes)
-        let afterwards = try await engine.checkpointPass.run()
-        #expect(afterwards > grown, "no finishing pass was asked for, so the WAL kept growing (\(grown) → \(afterwards) frames)")
-        await engine.shutdown()
+        try await Self.withEngine(walFramesBeforeRestart: 100_000) { engine, writes, directory in
+            let grown = try await Self.growWALPastAnIncompleteBackgroundPass(engine, writes, directory)
+            try await Self.commitEightPages(writes)
+            try await Self.commitEightPages(writes)
+            let afterwards = try await engine.checkpointPass.run()
+            #expect(afterwards > grown, "no finishing pass was asked for, so the WAL kept growing (\(grown) → \(afterwards) frames)")
+        }
     }
 
-    /// An engine whose background task stays out of the way (the test runs the passes itself).
-    static func open(walFramesBeforeRestart: Int) async throws -> (SQLiteEngine, WriteQueue, URL) {
+    @Test func aFileThatIsNotADatabaseIsRefusedAndNothingIsLeftOpen() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proffer-wal-\(UUID().uuidString.prefix(12))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("garbage.sqlite").path
+        try Data(repeating: 0x5A, count: 8_192).write(to: URL(fileURLWithPath: path))
+        // The write connection opens (SQLite reads lazily) and then its first statement fails; the connection opened so
+        // far is closed again (an unclosed one would trip SQLiteNIO's check when released).
+        await #expect(throws: (any Error).self) {
+            _ = try await SQLiteEngine.open(path: path, synchronous: .normal, logger: TestDatabase.logger)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(repeating: 0x5A, count: 8_192), "the file is left as it was")
+    }
+
+    /// Runs `body` with an engine whose background task stays out of the way (the test runs the passes itself), then
+    /// shuts it down and removes its files, whether or not `body` threw.
+    static func withEngine(walFramesBeforeRestart: Int, _ body: (SQLiteEngine, WriteQueue, URL) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proffer-wal-\(UUID().uuidString.prefix(12))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
         let engine = try await SQLiteEngine.open(path: directory.appendingPathComponent("wal.sqlite").path, synchronous: .normal,
                                                  walFramesBeforeRestart: walFramesBeforeRestart, checkpointInterval: .seconds(3600),
                                                  logger: TestDatabase.logger)
-        let writes = WriteQueue(engine: engine)
-        try await writes.write { db in try await db.raw("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)").run() }
-        return (engine, writes, directory)
+        do {
+            let writes = WriteQueue(engine: engine)
+            try await writes.write { db in try await db.raw("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)").run() }
+            try await body(engine, writes, directory)
+            await engine.shutdown()
+        } catch {
+            await engine.shutdown()
+            throw error
+        }
     }
 
     /// Forty commits, with a reader holding a snapshot taken after the first thirty while the background pass runs:

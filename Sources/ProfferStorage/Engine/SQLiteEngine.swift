@@ -33,8 +33,10 @@ final class SQLiteEngine: DatabaseEngine {
     let checkpointPass: CheckpointPass
     /// Set by a background checkpoint pass that found the WAL too long, cleared by the pipeline's finishing pass.
     private let finishCheckpoint = Flag()
-    /// About 64 MiB of WAL (frames of a 4 KiB page and a header) before the pipeline makes it start over.
-    static let defaultWALFramesBeforeRestart = 16_000
+    /// How large the WAL may grow under steady writes before the pipeline makes it start over: 64 MiB.
+    static let walBytesLimit = 64 << 20
+    /// The same bound in WAL frames (a 4 KiB page and its 24-byte header each).
+    static let defaultWALFramesBeforeRestart = walBytesLimit / (4_096 + 24)
 
     private init(writer: SQLiteConnection, writerPool: NIOThreadPool, readers: [SQLiteConnection], checkpointer: SQLiteConnection, checkpointPool: NIOThreadPool,
                  databaseFile: DatabaseFile, walFramesBeforeRestart: Int, checkpointInterval: Duration, logger: Logger) {
@@ -65,43 +67,56 @@ final class SQLiteEngine: DatabaseEngine {
                      walFramesBeforeRestart: Int = defaultWALFramesBeforeRestart, checkpointInterval: Duration = .milliseconds(250),
                      logger: Logger) async throws -> SQLiteEngine {
         let writerPool = NIOThreadPool(numberOfThreads: 1)
+        let checkpointPool = NIOThreadPool(numberOfThreads: 1)
         writerPool.start()
-        let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: writerPool, logger: logger, on: WriterThread.shared.loop)
-        let databaseFile: DatabaseFile
+        checkpointPool.start()
+        // What is open so far, closed again if a later step fails (a bad path, a locked or corrupt file).
+        var opened: [SQLiteConnection] = []
+        var databaseFile: DatabaseFile?
         do {
-            databaseFile = try DatabaseFile(path: path)
+            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: writerPool, logger: logger,
+                                                         on: WriterThread.shared.loop)
+            opened.append(writer)
+            let file = try DatabaseFile(path: path)
+            databaseFile = file
+            try await configureWriter(writer.sql(queryLogLevel: nil), synchronous: synchronous)
+            var readers: [SQLiteConnection] = []
+            for _ in 0..<readerCount {
+                let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+                opened.append(reader)
+                try await reader.sql(queryLogLevel: nil).raw("PRAGMA query_only=ON").run()
+                readers.append(reader)
+            }
+            let checkpointer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: checkpointPool, logger: logger,
+                                                               on: MultiThreadedEventLoopGroup.singleton.any())
+            opened.append(checkpointer)
+            try await checkpointer.sql(queryLogLevel: nil).raw(SQLQueryString("PRAGMA synchronous=" + synchronous.rawValue)).run()
+            return SQLiteEngine(writer: writer, writerPool: writerPool, readers: readers, checkpointer: checkpointer, checkpointPool: checkpointPool,
+                                databaseFile: file, walFramesBeforeRestart: walFramesBeforeRestart,
+                                checkpointInterval: checkpointInterval, logger: logger)
         } catch {
-            try? await writer.close()
+            for connection in opened { try? await connection.close() }
+            databaseFile?.close()
+            try? await writerPool.shutdownGracefully()
+            try? await checkpointPool.shutdownGracefully()
             throw error
         }
-        let writeDB = writer.sql(queryLogLevel: nil)
-        try await writeDB.raw("PRAGMA journal_mode=WAL").run()
-        try await writeDB.raw(SQLQueryString("PRAGMA synchronous=" + synchronous.rawValue)).run()
-        try await writeDB.raw("PRAGMA foreign_keys=ON").run()
+    }
+
+    private static func configureWriter(_ db: any SQLDatabase, synchronous: SQLiteSynchronous) async throws {
+        try await db.raw("PRAGMA journal_mode=WAL").run()
+        try await db.raw(SQLQueryString("PRAGMA synchronous=" + synchronous.rawValue)).run()
+        try await db.raw("PRAGMA foreign_keys=ON").run()
         // Deleted and overwritten content is zeroed in the file, not merely unlinked: an erased person's ciphertext,
         // email and wrapped key must not survive in free pages or free space inside pages.
-        try await writeDB.raw("PRAGMA secure_delete=ON").run()
+        try await db.raw("PRAGMA secure_delete=ON").run()
         // Checkpoints happen on the checkpointer's connection instead of inside commits.
-        try await writeDB.raw("PRAGMA wal_autocheckpoint=0").run()
-        // When the WAL starts over, a file grown past its bound by a burst is cut back to 64 MiB.
-        try await writeDB.raw("PRAGMA journal_size_limit=67108864").run()
+        try await db.raw("PRAGMA wal_autocheckpoint=0").run()
+        // When the WAL starts over, a file grown past its bound by a burst is cut back to the bound.
+        try await db.raw(SQLQueryString("PRAGMA journal_size_limit=" + String(walBytesLimit))).run()
         // The pages every write revisits (each person's audit head and latest entries, grant states) stay in memory
         // instead of being read back from the file at each batch (32 MiB; SQLite's default is 2 MiB).
-        try await writeDB.raw("PRAGMA cache_size=-32768").run()
-        var readers: [SQLiteConnection] = []
-        for _ in 0..<readerCount {
-            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            try await reader.sql(queryLogLevel: nil).raw("PRAGMA query_only=ON").run()
-            readers.append(reader)
-        }
-        let checkpointPool = NIOThreadPool(numberOfThreads: 1)
-        checkpointPool.start()
-        let checkpointer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: checkpointPool, logger: logger,
-                                                           on: MultiThreadedEventLoopGroup.singleton.any())
-        try await checkpointer.sql(queryLogLevel: nil).raw(SQLQueryString("PRAGMA synchronous=" + synchronous.rawValue)).run()
-        return SQLiteEngine(writer: writer, writerPool: writerPool, readers: readers, checkpointer: checkpointer, checkpointPool: checkpointPool,
-                            databaseFile: databaseFile, walFramesBeforeRestart: walFramesBeforeRestart,
-                            checkpointInterval: checkpointInterval, logger: logger)
+        try await db.raw("PRAGMA cache_size=-32768").run()
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
