@@ -47,8 +47,8 @@ import ProfferTestSupport
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("garbage.sqlite").path
         try Data(repeating: 0x5A, count: 8_192).write(to: URL(fileURLWithPath: path))
-        // The write connection opens (SQLite reads lazily) and then its first statement fails; the connection opened so
-        // far is closed again (an unclosed one would trip SQLiteNIO's check when released).
+        // The write connection opens (SQLite reads lazily) and then its first statement fails; what was opened so far is
+        // closed again (an unclosed SQLiteNIO connection would trip its check when released).
         await #expect(throws: (any Error).self) {
             _ = try await SQLiteEngine.open(path: path, synchronous: .normal, logger: TestDatabase.logger)
         }

@@ -19,10 +19,8 @@ import Synchronization
 /// background pass flushes what it copied itself, leaving that finishing step little to wait for.
 final class SQLiteEngine: DatabaseEngine {
     let kind = EngineKind.sqlite
-    private let writer: SQLiteConnection
-    /// The write connection's own thread for its SQLite calls, so a batch's statements never queue behind readers'
-    /// queries or the checkpointer on the shared pool.
-    private let writerPool: NIOThreadPool
+    /// Runs its statements on the write pipeline's own thread (see `SQLiteWriteConnection`).
+    private let writer: SQLiteWriteConnection
     /// The checkpointer's thread, for its copying and flushing, so that slow I/O never holds up readers' queries.
     private let checkpointPool: NIOThreadPool
     private let readers: [SQLiteConnection]
@@ -38,10 +36,9 @@ final class SQLiteEngine: DatabaseEngine {
     /// The same bound in WAL frames (a 4 KiB page and its 24-byte header each).
     static let defaultWALFramesBeforeRestart = walBytesLimit / (4_096 + 24)
 
-    private init(writer: SQLiteConnection, writerPool: NIOThreadPool, readers: [SQLiteConnection], checkpointer: SQLiteConnection, checkpointPool: NIOThreadPool,
+    private init(writer: SQLiteWriteConnection, readers: [SQLiteConnection], checkpointer: SQLiteConnection, checkpointPool: NIOThreadPool,
                  databaseFile: DatabaseFile, walFramesBeforeRestart: Int, checkpointInterval: Duration, logger: Logger) {
         self.writer = writer
-        self.writerPool = writerPool
         self.checkpointPool = checkpointPool
         self.readers = readers
         self.checkpointer = checkpointer
@@ -66,20 +63,18 @@ final class SQLiteEngine: DatabaseEngine {
     static func open(path: String, synchronous: SQLiteSynchronous, readerCount: Int = 4,
                      walFramesBeforeRestart: Int = defaultWALFramesBeforeRestart, checkpointInterval: Duration = .milliseconds(250),
                      logger: Logger) async throws -> SQLiteEngine {
-        let writerPool = NIOThreadPool(numberOfThreads: 1)
         let checkpointPool = NIOThreadPool(numberOfThreads: 1)
-        writerPool.start()
         checkpointPool.start()
         // What is open so far, closed again if a later step fails (a bad path, a locked or corrupt file).
         var opened: [SQLiteConnection] = []
+        var openedWriter: SQLiteWriteConnection?
         var databaseFile: DatabaseFile?
         do {
-            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: writerPool, logger: logger,
-                                                         on: WriterThread.shared.loop)
-            opened.append(writer)
+            let writer = try SQLiteWriteConnection.open(path: path, logger: logger)
+            openedWriter = writer
             let file = try DatabaseFile(path: path)
             databaseFile = file
-            try await configureWriter(writer.sql(queryLogLevel: nil), synchronous: synchronous)
+            try await configureWriter(writer.sql(on: WriterThread.shared.loop), synchronous: synchronous)
             var readers: [SQLiteConnection] = []
             for _ in 0..<readerCount {
                 let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
@@ -91,13 +86,13 @@ final class SQLiteEngine: DatabaseEngine {
                                                                on: MultiThreadedEventLoopGroup.singleton.any())
             opened.append(checkpointer)
             try await checkpointer.sql(queryLogLevel: nil).raw(SQLQueryString("PRAGMA synchronous=" + synchronous.rawValue)).run()
-            return SQLiteEngine(writer: writer, writerPool: writerPool, readers: readers, checkpointer: checkpointer, checkpointPool: checkpointPool,
+            return SQLiteEngine(writer: writer, readers: readers, checkpointer: checkpointer, checkpointPool: checkpointPool,
                                 databaseFile: file, walFramesBeforeRestart: walFramesBeforeRestart,
                                 checkpointInterval: checkpointInterval, logger: logger)
         } catch {
             for connection in opened { try? await connection.close() }
+            openedWriter?.close()
             databaseFile?.close()
-            try? await writerPool.shutdownGracefully()
             try? await checkpointPool.shutdownGracefully()
             throw error
         }
@@ -120,18 +115,18 @@ final class SQLiteEngine: DatabaseEngine {
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let reader = readers.randomElement() ?? writer
+        guard let reader = readers.randomElement() else { return try await body(writer.sql(on: WriterThread.shared.loop)) }
         return try await body(reader.sql(queryLogLevel: nil))
     }
 
     func withWriteConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await body(writer.sql(queryLogLevel: nil))
+        try await body(writer.sql(on: WriterThread.shared.loop))
     }
 
     func betweenWrites() async {
         guard finishCheckpoint.lower() else { return }
         // Copies what the background pass left behind; a busy or failed attempt is simply retried after the next pass.
-        _ = try? await writer.sql(queryLogLevel: nil).raw("PRAGMA wal_checkpoint(PASSIVE)").run()
+        _ = try? await writer.sql(on: WriterThread.shared.loop).raw("PRAGMA wal_checkpoint(PASSIVE)").run()
     }
 
     func checkpoint() async throws -> Bool {
@@ -150,10 +145,10 @@ final class SQLiteEngine: DatabaseEngine {
         await checkpointTask.value
         // A last full checkpoint folds the WAL into the database file before closing.
         _ = try? await checkpointer.sql(queryLogLevel: nil).raw("PRAGMA wal_checkpoint(TRUNCATE)").run()
-        for connection in readers + [writer, checkpointer] {
+        for connection in readers + [checkpointer] {
             try? await connection.close()
         }
-        try? await writerPool.shutdownGracefully()
+        writer.close()
         try? await checkpointPool.shutdownGracefully()
         databaseFile.close()
     }

@@ -63,6 +63,7 @@ public struct ProfferStore: Sendable {
     }
 
     static func isUniqueViolation(_ error: any Error) -> Bool {
+        if let error = error as? SQLiteWriteError { return error.isUniqueViolation }
         if let error = error as? SQLiteError {
             return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
         }

@@ -1,0 +1,249 @@
+import Foundation
+import Logging
+import NIOCore
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+import Synchronization
+// SQLite's C API as SQLiteNIO builds it (its symbols carry a `sqlite_nio_` prefix): the same copy of the library
+// every other connection of the process uses, which matters — two copies of SQLite in one process do not see each
+// other's POSIX locks on the same file.
+import VaporCSQLite
+
+/// The SQLite engine's write connection, on SQLite's C API directly: each statement runs synchronously on the thread
+/// that executes it — the write pipeline's own thread (`WriterThread`) — with prepared statements kept for reuse.
+///
+/// Why not SQLiteNIO, as the readers use: it runs every statement as a job on a thread pool and completes it on an event
+/// loop, two thread hand-offs per statement, and prepares every statement afresh. A batch of the write pipeline runs
+/// seven or more statements one after the other; under load each hand-off waited ~0.2 ms for a core, so most of a
+/// batch's time went to waiting rather than to SQLite (see BENCHMARKS.md). Blocking the write pipeline's thread is what
+/// it is for: nothing else runs there.
+final class SQLiteWriteConnection: Sendable {
+    private struct State: ~Copyable {
+        var handle: OpaquePointer?
+        /// Prepared statements by their SQL, reset and rebound for each use. Bounded: emptied when full.
+        var statements: [String: OpaquePointer] = [:]
+    }
+
+    /// Statements longer than this are prepared, used once and finalized: large multi-row inserts rarely repeat exactly.
+    private static let cachedSQLLimit = 4_096
+    private static let cachedStatementLimit = 256
+
+    private let state: Mutex<State>
+    let logger: Logger
+
+    private init(handle: sending OpaquePointer, logger: Logger) {
+        self.state = Mutex(State(handle: handle))
+        self.logger = logger
+    }
+
+    /// Opens (creating if missing) the database file for reading and writing.
+    static func open(path: String, logger: Logger) throws -> SQLiteWriteConnection {
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXRESCODE
+        let status = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
+        guard status == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "cannot open"
+            if let handle { sqlite_nio_sqlite3_close_v2(handle) }
+            throw SQLiteWriteError(code: status, message: message)
+        }
+        // Another connection holding the write lock for a moment (a TRUNCATE checkpoint) is waited for, not an error.
+        sqlite_nio_sqlite3_busy_timeout(handle, 60_000)
+        return SQLiteWriteConnection(handle: handle, logger: logger)
+    }
+
+    /// This connection as an SQLKit database, whose futures complete on `eventLoop`.
+    func sql(on eventLoop: any EventLoop) -> any SQLDatabase {
+        SQLiteWriteDatabase(connection: self, eventLoop: eventLoop)
+    }
+
+    /// Runs one statement to completion and returns its rows.
+    func run(_ sql: String, _ binds: [SQLiteData]) throws -> [SQLiteWriteRow] {
+        try state.withLock { state in
+            guard let handle = state.handle else { throw SQLiteWriteError(code: SQLITE_MISUSE, message: "the write connection is closed") }
+            let cache = sql.utf8.count <= Self.cachedSQLLimit
+            var statement = cache ? state.statements[sql] : nil
+            if statement == nil {
+                var prepared: OpaquePointer?
+                let status = sqlite_nio_sqlite3_prepare_v3(handle, sql, -1, cache ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0, &prepared, nil)
+                guard status == SQLITE_OK, let prepared else { throw SQLiteWriteError(handle, status) }
+                if cache {
+                    if state.statements.count >= Self.cachedStatementLimit {
+                        for kept in state.statements.values { sqlite_nio_sqlite3_finalize(kept) }
+                        state.statements.removeAll(keepingCapacity: true)
+                    }
+                    state.statements[sql] = prepared
+                }
+                statement = prepared
+            }
+            guard let statement else { throw SQLiteWriteError(code: SQLITE_MISUSE, message: "no statement") }
+            defer {
+                if cache {
+                    sqlite_nio_sqlite3_reset(statement)
+                    sqlite_nio_sqlite3_clear_bindings(statement)
+                } else {
+                    sqlite_nio_sqlite3_finalize(statement)
+                }
+            }
+            try Self.bind(binds, to: statement, handle: handle)
+            var columns: [String]?
+            var rows: [SQLiteWriteRow] = []
+            while true {
+                let status = sqlite_nio_sqlite3_step(statement)
+                if status == SQLITE_DONE { break }
+                guard status == SQLITE_ROW else { throw SQLiteWriteError(handle, status) }
+                let names = columns ?? Self.columnNames(statement)
+                columns = names
+                rows.append(SQLiteWriteRow(columns: names, values: try (0..<Int32(names.count)).map { try Self.value(statement, $0) }))
+            }
+            return rows
+        }
+    }
+
+    /// Finalizes the kept statements and closes the connection; later statements fail.
+    func close() {
+        state.withLock { state in
+            for statement in state.statements.values { sqlite_nio_sqlite3_finalize(statement) }
+            state.statements.removeAll()
+            if let handle = state.handle { sqlite_nio_sqlite3_close_v2(handle) }
+            state.handle = nil
+        }
+    }
+
+    private static func bind(_ binds: [SQLiteData], to statement: OpaquePointer, handle: OpaquePointer) throws {
+        for (offset, bind) in binds.enumerated() {
+            let index = Int32(offset + 1)
+            let status: Int32 = switch bind {
+            case .integer(let value): sqlite_nio_sqlite3_bind_int64(statement, index, Int64(value))
+            case .float(let value): sqlite_nio_sqlite3_bind_double(statement, index, value)
+            case .null: sqlite_nio_sqlite3_bind_null(statement, index)
+            case .text(let value):
+                sqlite_nio_sqlite3_bind_text64(statement, index, value, UInt64(value.utf8.count), transient, UInt8(SQLITE_UTF8))
+            case .blob(let value):
+                value.withUnsafeReadableBytes {
+                    sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), transient)
+                }
+            }
+            guard status == SQLITE_OK else { throw SQLiteWriteError(handle, status) }
+        }
+    }
+
+    private static func columnNames(_ statement: OpaquePointer) -> [String] {
+        (0..<sqlite_nio_sqlite3_column_count(statement)).map { column in
+            sqlite_nio_sqlite3_column_name(statement, column).map { String(cString: $0) } ?? ""
+        }
+    }
+
+    private static func value(_ statement: OpaquePointer, _ column: Int32) throws -> SQLiteData {
+        switch sqlite_nio_sqlite3_column_type(statement, column) {
+        case SQLITE_INTEGER:
+            return .integer(Int(sqlite_nio_sqlite3_column_int64(statement, column)))
+        case SQLITE_FLOAT:
+            return .float(sqlite_nio_sqlite3_column_double(statement, column))
+        case SQLITE_TEXT:
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            guard let text = sqlite_nio_sqlite3_column_text(statement, column) else { return .text("") }
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
+        case SQLITE_BLOB:
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            if let bytes = sqlite_nio_sqlite3_column_blob(statement, column) {
+                buffer.writeBytes(UnsafeRawBufferPointer(start: bytes, count: count))
+            }
+            return .blob(buffer)
+        case SQLITE_NULL:
+            return .null
+        default:
+            throw SQLiteWriteError(code: SQLITE_MISMATCH, message: "a column of an unknown type")
+        }
+    }
+
+    /// SQLite copies a value bound with this destructor before the bind call returns.
+    private static var transient: sqlite3_destructor_type { unsafeBitCast(-1, to: sqlite3_destructor_type.self) }
+}
+
+/// A failed statement on the write connection: SQLite's extended result code and its message.
+struct SQLiteWriteError: Error, CustomStringConvertible {
+    let code: Int32
+    let message: String
+
+    init(code: Int32, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    fileprivate init(_ handle: OpaquePointer, _ status: Int32) {
+        self.init(code: sqlite_nio_sqlite3_extended_errcode(handle), message: String(cString: sqlite_nio_sqlite3_errmsg(handle)))
+        _ = status
+    }
+
+    /// A UNIQUE or PRIMARY KEY constraint failed.
+    var isUniqueViolation: Bool {
+        // SQLITE_CONSTRAINT_UNIQUE and SQLITE_CONSTRAINT_PRIMARYKEY, C macros Swift does not import.
+        code == SQLITE_CONSTRAINT | (8 << 8) || code == SQLITE_CONSTRAINT | (6 << 8)
+    }
+
+    var description: String { "SQLite error \(code): \(message)" }
+}
+
+/// One row a statement on the write connection returned.
+struct SQLiteWriteRow: SQLRow {
+    let columns: [String]
+    let values: [SQLiteData]
+
+    var allColumns: [String] { columns }
+
+    func contains(column: String) -> Bool { columns.contains(column) }
+
+    func decodeNil(column: String) throws -> Bool { try value(column) == .null }
+
+    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+        try SQLiteDataDecoder().decode(D.self, from: try value(column))
+    }
+
+    private func value(_ column: String) throws -> SQLiteData {
+        guard let index = columns.firstIndex(of: column) else {
+            throw DecodingError.keyNotFound(SQLiteWriteColumn(column), .init(codingPath: [], debugDescription: "no column \(column) in the row"))
+        }
+        return values[index]
+    }
+}
+
+private struct SQLiteWriteColumn: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// The write connection as SQLKit sees it: SQLite's dialect, values encoded and decoded as SQLiteKit does, and each
+/// statement run on the calling thread before the call returns.
+private struct SQLiteWriteDatabase: SQLDatabase {
+    let connection: SQLiteWriteConnection
+    let eventLoop: any EventLoop
+
+    var logger: Logger { connection.logger }
+    var dialect: any SQLDialect { SQLiteDialect() }
+    var queryLogLevel: Logger.Level? { nil }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+        do {
+            try run(query, onRow)
+            return eventLoop.makeSucceededVoidFuture()
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        try run(query, onRow)
+    }
+
+    private func run(_ query: any SQLExpression, _ onRow: (any SQLRow) -> Void) throws {
+        let (sql, binds) = serialize(query)
+        let encoder = SQLiteDataEncoder()
+        let rows = try connection.run(sql, try binds.map { try encoder.encode($0) })
+        for row in rows { onRow(row) }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import NIOCore
+import SQLKit
+import SQLiteNIO
+import Testing
+@testable import ProfferStorage
+import ProfferTestSupport
+
+/// The SQLite engine's own write connection (SQLite's C API, statements kept prepared): values of every storage class
+/// go in and come back unchanged, a kept statement answers each use with that use's binds, a failed statement leaves
+/// nothing half done and the connection usable, and constraint failures are recognised as such.
+@Suite struct SQLiteWriteConnectionTests {
+    @Test func valuesOfEveryKindRoundTrip() async throws {
+        try await Self.withConnection { db in
+            try await db.raw("CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT, amount REAL, body BLOB, note TEXT)").run()
+            let body = Data([0x00, 0xFF, 0x10, 0x00, 0x7F])
+            // Text with a NUL inside and outside ASCII: read back by length, not up to the first NUL.
+            let label = "pr\u{0}ix — 価格 ✓"
+            try await db.raw("INSERT INTO items (id, label, amount, body, note) VALUES (\(bind: 7), \(bind: label), \(bind: 2.5), \(bind: body), \(bind: String?.none))").run()
+            let row = try #require(try await db.raw("SELECT id, label, amount, body, note FROM items").first())
+            #expect(row.allColumns == ["id", "label", "amount", "body", "note"])
+            #expect(try row.decode(column: "id", as: Int64.self) == 7)
+            #expect(try row.decode(column: "label", as: String.self) == label)
+            #expect(try row.decode(column: "amount", as: Double.self) == 2.5)
+            #expect(try row.decode(column: "body", as: Data.self) == body)
+            #expect(try row.decodeNil(column: "note"))
+            #expect(try row.decode(column: "note", as: String?.self) == nil)
+            #expect(throws: (any Error).self) { try row.decode(column: "missing", as: String.self) }
+        }
+    }
+
+    @Test func aKeptStatementAnswersEachUseWithItsOwnBinds() async throws {
+        try await Self.withConnection { db in
+            try await db.raw("CREATE TABLE numbers (n INTEGER PRIMARY KEY)").run()
+            for n in 1...20 { try await db.raw("INSERT INTO numbers (n) VALUES (\(bind: n))").run() }
+            for limit in [3, 17, 0, 20] {
+                // The same SQL each time: the statement is reused, reset and rebound.
+                let rows = try await db.raw("SELECT n FROM numbers WHERE n <= \(bind: limit) ORDER BY n").all()
+                #expect(try rows.map { try $0.decode(column: "n", as: Int.self) } == Array(stride(from: 1, through: limit, by: 1)))
+            }
+        }
+    }
+
+    @Test func aFailedStatementChangesNothingAndTheConnectionGoesOn() async throws {
+        try await Self.withConnection { db in
+            try await db.raw("CREATE TABLE keys (k TEXT PRIMARY KEY)").run()
+            try await db.raw("INSERT INTO keys (k) VALUES (\(bind: "a"))").run()
+            // A multi-row insert whose second row collides: the whole statement is undone, the first row included.
+            do {
+                try await db.raw("INSERT INTO keys (k) VALUES (\(bind: "b")), (\(bind: "a"))").run()
+                Issue.record("a duplicate primary key was accepted")
+            } catch {
+                #expect(ProfferStore.isUniqueViolation(error), "a primary-key collision is recognised as one: \(error)")
+            }
+            do {
+                try await db.raw("INSERT INTO nowhere (k) VALUES (1)").run()
+                Issue.record("an insert into a missing table succeeded")
+            } catch {
+                #expect(!ProfferStore.isUniqueViolation(error))
+                #expect("\(error)".contains("no such table"))
+            }
+            // The statement that failed is reused with other binds and works.
+            try await db.raw("INSERT INTO keys (k) VALUES (\(bind: "c")), (\(bind: "d"))").run()
+            let keys = try await db.raw("SELECT k FROM keys ORDER BY k").all().map { try $0.decode(column: "k", as: String.self) }
+            #expect(keys == ["a", "c", "d"])
+        }
+    }
+
+    @Test func aClosedConnectionRefusesStatements() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proffer-writer-\(UUID().uuidString.prefix(12))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let connection = try SQLiteWriteConnection.open(path: directory.appendingPathComponent("w.sqlite").path, logger: TestDatabase.logger)
+        connection.close()
+        await #expect(throws: SQLiteWriteError.self) {
+            try await connection.sql(on: WriterThread.shared.loop).raw("SELECT 1 AS one").run()
+        }
+    }
+
+    static func withConnection(_ body: (any SQLDatabase) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proffer-writer-\(UUID().uuidString.prefix(12))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let connection = try SQLiteWriteConnection.open(path: directory.appendingPathComponent("w.sqlite").path, logger: TestDatabase.logger)
+        defer { connection.close() }
+        try await body(connection.sql(on: WriterThread.shared.loop))
+    }
+}
