@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Replays the SQLite statements of the disclosure pipeline's batches against a copy of a seeded database, timed per
+statement, to see SQLite's own share of a disclosure apart from Swift's (numbers in BENCHMARKS.md).
+
+    Benchmarks/sqlite-batch-replay.py SEEDED.sqlite VARIANT
+
+SEEDED.sqlite: a database seeded by `proffer bench-seed` (e.g. SEED_CACHE/10000/data/proffer.sqlite after
+`SEED_CACHE=DIR Benchmarks/run-load.sh`, or its `---price-minor-units_5` twin for priced). It is copied, not changed.
+VARIANT: words joined by '-': `priced` (a transfer, three legs and the kept balances per disclosure), `noheads`
+(no audit-heads reads or writes), `noidx` (without the ledger entries' by-account index), `single` (one prepared
+single-row insert executed per entry instead of one multi-row insert), `nosecure` (without secure_delete).
+300 batches of 64 disclosures of random grants; a PASSIVE checkpoint every 50 batches, as the server's
+background pass does; prints microseconds per disclosure, in all and per statement.
+"""
+import sqlite3, random, time, shutil, sys, os, hashlib, tempfile
+seeded, variant = sys.argv[1], sys.argv[2]
+work = tempfile.mkdtemp(prefix='proffer-replay-')
+os.chdir(work)
+shutil.copy(seeded, 'db.sqlite')
+db = sqlite3.connect('db.sqlite', isolation_level=None)
+db.execute('pragma journal_mode=WAL'); db.execute('pragma synchronous=NORMAL'); db.execute('pragma wal_autocheckpoint=0')
+db.execute('pragma cache_size=-32768'); db.execute('pragma temp_store=MEMORY')
+if 'nosecure' not in variant: db.execute('pragma secure_delete=ON')
+if 'noidx' in variant: db.execute('drop index ledger_entries_by_account')
+grants = [r for r in db.execute('select id, person_id, organisation_id from grants')]
+heads = {p: (s, h) for p, s, h in db.execute('select person_id, seq, hash from audit_heads')}
+B = 64; N = 300
+random.seed(1)
+ph={k:0 for k in ['trf','acc','ent','grants','heads','py','insert','upsert','commit']}
+t0 = time.perf_counter()
+for b in range(N):
+    batch = random.sample(grants, B)
+    T=time.perf_counter
+    a=T(); db.execute('BEGIN IMMEDIATE')
+    ids = [g[0] for g in batch]
+    db.execute(f'select id, expires_at, revoked_at, paid_until, suspended_at from grants where id in ({",".join("?"*B)}) order by id', ids).fetchall()
+    ph['grants']+=T()-a; a=T()
+    persons = sorted(set(g[1] for g in batch))
+    if 'noheads' not in variant:
+        db.execute(f'select person_id, seq, hash from audit_heads where person_id in ({",".join("?"*len(persons))}) order by person_id', persons).fetchall()
+    ph['heads']+=T()-a; a=T()
+    rows = []; newheads = {}
+    for g in batch:
+        seq, h = heads[g[1]]
+        seq += 1; nh = hashlib.sha256((h+str(seq)).encode()).hexdigest()
+        heads[g[1]] = (seq, nh); newheads[g[1]] = (seq, nh)
+        rows.append((g[1], seq, 'disclosure', 'organisation:'+g[2], g[2], 'req_x'*8, g[0], '["a","b","c","d"]', None, 1764000000000+b, h, nh))
+    ph['py']+=T()-a; a=T()
+    if 'single' in variant:
+        db.executemany('insert into audit_entries (person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash) values (?,?,?,?,?,?,?,?,?,?,?,?)', rows)
+    else:
+        db.execute('insert into audit_entries (person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash) values ' + ','.join(['(?,?,?,?,?,?,?,?,?,?,?,?)']*B), [x for r in rows for x in r])
+    ph['insert']+=T()-a; a=T()
+    if 'noheads' not in variant:
+        hv = list(newheads.items())
+        db.execute('insert into audit_heads (person_id, seq, hash) values ' + ','.join(['(?,?,?)']*len(hv)) + ' on conflict (person_id) do update set seq = excluded.seq, hash = excluded.hash', [x for p,(s,h) in hv for x in (p,s,h)])
+    ph['upsert']+=T()-a; a=T()
+    if 'priced' in variant:
+        a=T()
+        wal = sorted(set('wallet:'+g[2]+':EUR' for g in batch))
+        db.execute(f'select id, balance from ledger_accounts where id in ({",".join("?"*len(wal))}) order by id', wal).fetchall()
+        tr = []; en = []
+        for i,g in enumerate(batch):
+            tid = 'trf_%012x-%s' % (int(time.time()*1000)*4096 + i + b*64, 'aaaa-bbbb-cccc-dddddddd'); tr.append((tid,'disclosure-charge','EUR',1764000000000,g[0],g[2],g[1],5))
+            en += [(tid,'wallet:'+g[2]+':EUR',-5),(tid,'earnings:'+g[1]+':EUR',4),(tid,'fees:EUR',1)]
+        db.execute('insert into ledger_transfers (id, kind, currency, at, grant_id, organisation_id, person_id, audit_seq) values ' + ','.join(['(?,?,?,?,?,?,?,?)']*len(tr)), [x for r in tr for x in r])
+        ph['trf']+=T()-a; a=T()
+        db.execute('insert into ledger_accounts (id, kind, currency, balance, minimum) values ' + ','.join(['(?,?,?,?,?)']*len(wal)) + ' on conflict (id) do update set balance = ledger_accounts.balance + excluded.balance', [x for w in wal for x in (w,'organisation-wallet','EUR',-5,0)])
+        ph['acc']+=T()-a; a=T()
+        db.execute('insert into ledger_entries (transfer_id, account_id, amount) values ' + ','.join(['(?,?,?)']*len(en)), [x for r in en for x in r])
+        ph['ent']+=T()-a; a=T()
+    db.execute('COMMIT')
+    ph['commit']+=T()-a
+    if b % 50 == 49:
+        a=T(); db.execute('pragma wal_checkpoint(PASSIVE)'); ph['ckpt']=ph.get('ckpt',0)+T()-a
+t = time.perf_counter() - t0
+print(variant, f'{t/N/B*1e6:.1f} us per disclosure (incl. Python), WAL at its largest {os.path.getsize("db.sqlite-wal")//4120} frames')
+
+print({k: round(v/N/B*1e6,1) for k,v in ph.items()})
+shutil.rmtree(work)
