@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SQLKit
+import SQLiteKit
 import SQLiteNIO
 import Testing
 @testable import ProfferStorage
@@ -26,6 +27,15 @@ import ProfferTestSupport
             #expect(try row.decodeNil(column: "note"))
             #expect(try row.decode(column: "note", as: String?.self) == nil)
             #expect(throws: (any Error).self) { try row.decode(column: "missing", as: String.self) }
+        }
+    }
+
+    @Test func bindsAreConvertedAsSQLiteKitConvertsThem() throws {
+        let encoder = SQLiteDataEncoder()
+        let values: [any Encodable & Sendable] = ["text", Int64.max, Int64.min, 42, String?.none, Optional("wrapped"), Int64?.some(-7),
+                                                  2.5, Data([1, 2]), true, Int32(9)]
+        for value in values {
+            #expect(try SQLiteWriteDatabase.data(value, encoder: encoder) == encoder.encode(value), "\(value)")
         }
     }
 

@@ -219,7 +219,7 @@ private struct SQLiteWriteColumn: CodingKey {
 
 /// The write connection as SQLKit sees it: SQLite's dialect, values encoded and decoded as SQLiteKit does, and each
 /// statement run on the calling thread before the call returns.
-private struct SQLiteWriteDatabase: SQLDatabase {
+struct SQLiteWriteDatabase: SQLDatabase {
     let connection: SQLiteWriteConnection
     let eventLoop: any EventLoop
 
@@ -243,7 +243,18 @@ private struct SQLiteWriteDatabase: SQLDatabase {
     private func run(_ query: any SQLExpression, _ onRow: (any SQLRow) -> Void) throws {
         let (sql, binds) = serialize(query)
         let encoder = SQLiteDataEncoder()
-        let rows = try connection.run(sql, try binds.map { try encoder.encode($0) })
+        let rows = try connection.run(sql, try binds.map { try Self.data($0, encoder: encoder) })
         for row in rows { onRow(row) }
+    }
+
+    /// The value as SQLiteKit's encoder would give it, the types the store binds most taken first: the encoder
+    /// starts with a cast to a protocol existential, a conformance lookup per value.
+    static func data(_ bind: any Encodable & Sendable, encoder: SQLiteDataEncoder) throws -> SQLiteData {
+        switch bind {
+        case let text as String: .text(text)
+        case let number as Int64: .integer(Int(number))
+        case let number as Int: .integer(number)
+        default: try encoder.encode(bind)
+        }
     }
 }
