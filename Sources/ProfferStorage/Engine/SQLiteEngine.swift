@@ -112,6 +112,10 @@ final class SQLiteEngine: DatabaseEngine {
         // The pages every write revisits (each person's audit head and latest entries, grant states) stay in memory
         // instead of being read back from the file at each batch (32 MiB; SQLite's default is 2 MiB).
         try await db.raw("PRAGMA cache_size=-32768").run()
+        // A multi-row statement inside a transaction first copies each existing page it changes to a statement
+        // journal (so that it alone can be undone); past 64 KiB that journal spills to a temporary file, written
+        // with a system call per page. In memory instead: a priced batch spent a tenth of its time there.
+        try await db.raw("PRAGMA temp_store=MEMORY").run()
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
