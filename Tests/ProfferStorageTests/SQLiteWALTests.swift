@@ -31,6 +31,20 @@ import ProfferTestSupport
         }
     }
 
+    @Test func aPassThatCopiesEverythingAlsoLetsTheWALStartOver() async throws {
+        try await Self.withEngine(walFramesBeforeRestart: 100) { engine, writes, _ in
+            for _ in 0..<20 { try await Self.commitEightPages(writes) }
+            // Nothing holds the pass back: it copies every frame in its first round, and past the bound it still asks
+            // the pipeline to finish (only a transaction can start the WAL over).
+            let grown = try await engine.checkpointPass.run()
+            #expect(grown >= 160)
+            try await Self.commitEightPages(writes)  // appends, then the pipeline finishes
+            try await Self.commitEightPages(writes)  // starts the WAL over
+            let afterwards = try await engine.checkpointPass.run()
+            #expect(afterwards < 40, "the WAL held \(afterwards) frames after starting over (was \(grown))")
+        }
+    }
+
     @Test func belowItsBoundTheWALIsLeftToGrowWithoutStallingWrites() async throws {
         try await Self.withEngine(walFramesBeforeRestart: 100_000) { engine, writes, directory in
             let grown = try await Self.growWALPastAnIncompleteBackgroundPass(engine, writes, directory)
