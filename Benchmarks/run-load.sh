@@ -21,17 +21,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 SEED_ARGS=${PRICE:+--price-minor-units $PRICE}
 source Benchmarks/seeded-server.sh load
 
-python3 - "$WORK/fixture.json" "http://127.0.0.1:$PORT" > "$WORK/lines.txt" <<'PY'
-import base64, json, sys, urllib.request
-fixture, base = json.load(open(sys.argv[1])), sys.argv[2]
-for org in fixture["organisations"]:
-    basic = base64.b64encode(f'{org["client_id"]}:{org["client_secret"]}'.encode()).decode()
-    req = urllib.request.Request(base + "/oauth/token", data=b"grant_type=client_credentials",
-                                 headers={"Authorization": "Basic " + basic, "Content-Type": "application/x-www-form-urlencoded"})
-    token = json.load(urllib.request.urlopen(req))["access_token"]
-    for grant in org["grants"]:
-        print(f"/v1/grants/{grant}/data {token}")
-PY
+Benchmarks/grant-lines.py "$WORK/fixture.json" "http://127.0.0.1:$PORT" > "$WORK/lines.txt"
 echo "$(wc -l < "$WORK/lines.txt") grants in rotation"
 
 echo; echo "== GET /healthz ($CONNECTIONS connections, $DURATION)"
