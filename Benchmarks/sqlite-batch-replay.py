@@ -27,10 +27,10 @@ heads = {p: (s, h) for p, s, h in db.execute('select person_id, seq, hash from a
 B = 64; N = 300
 random.seed(1)
 ph={k:0 for k in ['trf','acc','ent','grants','heads','py','insert','upsert','commit']}
-t0 = time.perf_counter()
+T = time.perf_counter
+t0 = T()
 for b in range(N):
     batch = random.sample(grants, B)
-    T=time.perf_counter
     a=T(); db.execute('BEGIN IMMEDIATE')
     ids = [g[0] for g in batch]
     db.execute(f'select id, expires_at, revoked_at, paid_until, suspended_at from grants where id in ({",".join("?"*B)}) order by id', ids).fetchall()

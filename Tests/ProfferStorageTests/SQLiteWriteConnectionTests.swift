@@ -83,7 +83,7 @@ import ProfferTestSupport
         let connection = try SQLiteWriteConnection.open(path: directory.appendingPathComponent("w.sqlite").path, logger: TestDatabase.logger)
         connection.close()
         await #expect(throws: SQLiteWriteError.self) {
-            try await connection.sql(on: WriterThread.shared.loop).raw("SELECT 1 AS one").run()
+            try await connection.sql().raw("SELECT 1 AS one").run()
         }
     }
 
@@ -93,6 +93,6 @@ import ProfferTestSupport
         defer { try? FileManager.default.removeItem(at: directory) }
         let connection = try SQLiteWriteConnection.open(path: directory.appendingPathComponent("w.sqlite").path, logger: TestDatabase.logger)
         defer { connection.close() }
-        try await body(connection.sql(on: WriterThread.shared.loop))
+        try await body(connection.sql())
     }
 }

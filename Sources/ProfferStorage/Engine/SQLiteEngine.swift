@@ -77,7 +77,7 @@ final class SQLiteEngine: DatabaseEngine {
             openedWriter = writer
             let file = try DatabaseFile(path: path)
             databaseFile = file
-            try await configureWriter(writer.sql(on: WriterThread.shared.loop), synchronous: synchronous)
+            try await configureWriter(writer.sql(), synchronous: synchronous)
             var readers: [SQLiteConnection] = []
             for _ in 0..<readerCount {
                 let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
@@ -124,18 +124,18 @@ final class SQLiteEngine: DatabaseEngine {
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        guard let reader = readers.randomElement() else { return try await body(writer.sql(on: WriterThread.shared.loop)) }
+        guard let reader = readers.randomElement() else { return try await body(writer.sql()) }
         return try await body(reader.sql(queryLogLevel: nil))
     }
 
     func withWriteConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await body(writer.sql(on: WriterThread.shared.loop))
+        try await body(writer.sql())
     }
 
     func betweenWrites() async {
         guard finishCheckpoint.lower() else { return }
         // Copies what the background pass left behind; a busy or failed attempt is simply retried after the next pass.
-        _ = try? await writer.sql(on: WriterThread.shared.loop).raw("PRAGMA wal_checkpoint(PASSIVE)").run()
+        _ = try? await writer.sql().raw("PRAGMA wal_checkpoint(PASSIVE)").run()
     }
 
     func checkpoint() async throws -> Bool {

@@ -52,9 +52,10 @@ final class SQLiteWriteConnection: Sendable {
         return SQLiteWriteConnection(handle: handle, logger: logger)
     }
 
-    /// This connection as an SQLKit database, whose futures complete on `eventLoop`.
-    func sql(on eventLoop: any EventLoop) -> any SQLDatabase {
-        SQLiteWriteDatabase(connection: self, eventLoop: eventLoop)
+    /// This connection as an SQLKit database. Its statements run on the calling thread; the futures sql-kit asks for
+    /// complete on the write pipeline's loop.
+    func sql() -> any SQLDatabase {
+        SQLiteWriteDatabase(connection: self, eventLoop: WriterThread.shared.loop)
     }
 
     /// Runs one statement to completion and returns its rows.
@@ -66,7 +67,7 @@ final class SQLiteWriteConnection: Sendable {
             if statement == nil {
                 var prepared: OpaquePointer?
                 let status = sqlite_nio_sqlite3_prepare_v3(handle, sql, -1, cache ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0, &prepared, nil)
-                guard status == SQLITE_OK, let prepared else { throw SQLiteWriteError(handle, status) }
+                guard status == SQLITE_OK, let prepared else { throw SQLiteWriteError(handle) }
                 if cache {
                     if state.statements.count >= Self.cachedStatementLimit {
                         for kept in state.statements.values { sqlite_nio_sqlite3_finalize(kept) }
@@ -91,7 +92,7 @@ final class SQLiteWriteConnection: Sendable {
             while true {
                 let status = sqlite_nio_sqlite3_step(statement)
                 if status == SQLITE_DONE { break }
-                guard status == SQLITE_ROW else { throw SQLiteWriteError(handle, status) }
+                guard status == SQLITE_ROW else { throw SQLiteWriteError(handle) }
                 let names = columns ?? Self.columnNames(statement)
                 columns = names
                 rows.append(SQLiteWriteRow(columns: names, values: try (0..<Int32(names.count)).map { try Self.value(statement, $0) }))
@@ -124,7 +125,7 @@ final class SQLiteWriteConnection: Sendable {
                     sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), transient)
                 }
             }
-            guard status == SQLITE_OK else { throw SQLiteWriteError(handle, status) }
+            guard status == SQLITE_OK else { throw SQLiteWriteError(handle) }
         }
     }
 
@@ -172,9 +173,9 @@ struct SQLiteWriteError: Error, CustomStringConvertible {
         self.message = message
     }
 
-    fileprivate init(_ handle: OpaquePointer, _ status: Int32) {
+    /// The connection's last error, as SQLite reports it (its extended code is more precise than a call's result).
+    fileprivate init(_ handle: OpaquePointer) {
         self.init(code: sqlite_nio_sqlite3_extended_errcode(handle), message: String(cString: sqlite_nio_sqlite3_errmsg(handle)))
-        _ = status
     }
 
     /// A UNIQUE or PRIMARY KEY constraint failed.

@@ -3,7 +3,6 @@ import Logging
 import PostgresNIO
 import ProfferCore
 import SQLKit
-import SQLiteNIO
 
 /// All persistent state of Proffer, over either SQL engine. Reads go to reader connections; every
 /// write goes through the group-commit `WriteQueue` as one transaction that also appends the audit entries
@@ -63,10 +62,8 @@ public struct ProfferStore: Sendable {
     }
 
     static func isUniqueViolation(_ error: any Error) -> Bool {
+        // On SQLite every write goes through the engine's own write connection (the SQLiteNIO ones only read).
         if let error = error as? SQLiteWriteError { return error.isUniqueViolation }
-        if let error = error as? SQLiteError {
-            return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
-        }
         if let error = error as? PSQLError {
             return error.serverInfo?[.sqlState] == "23505"
         }
