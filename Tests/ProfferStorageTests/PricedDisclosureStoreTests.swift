@@ -118,6 +118,82 @@ struct PricedDisclosureStoreTests {
     }
 
     @Test(arguments: engines)
+    func earningsAreFoundThroughTheAuditLogAndTheCheckFindsABrokenLink(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let organisation = try await StoreContractTests.makeOrganisation(store)
+            let person = try await StoreContractTests.makePerson(store)
+            let bystander = try await StoreContractTests.makePerson(store)
+            let price = Money(minorUnits: 20, currency: "EUR")
+            let grant = try await Self.pricedGrant(store, organisation, person, offer: .price(.perDisclosure, price))
+            let other = try await Self.pricedGrant(store, organisation, bystander, offer: .price(.perDisclosure, price))
+            try await Self.fund(store, organisation, 1_000)
+            for _ in 0..<3 { _ = try await store.disclose(grant: grant.id, organisation: organisation.id, at: .now()) }
+            _ = try await store.disclose(grant: other.id, organisation: organisation.id, at: .now())
+            // Each person earns their own charges only (the default fee keeps a share: whatever it is, the sums add up).
+            let mine = try #require(try await store.earningsBalances(person.id).first)
+            let theirs = try #require(try await store.earningsBalances(bystander.id).first)
+            #expect(mine.minorUnits == 3 * theirs.minorUnits && theirs.minorUnits > 0)
+            let statement = try await store.statement(of: .person(person.id), from: Timestamp.now().adding(days: -1), to: Timestamp.now().adding(days: 1))
+            #expect(statement.map(\.transfers) == [3])
+            #expect(statement.map(\.amount) == [mine])
+            #expect(statement.map(\.counterpart) == [organisation.id.rawValue])
+            #expect(try await Self.count(store, "SELECT COUNT(*) AS n FROM audit_entries WHERE transfer_id IS NOT NULL") == 4)
+            #expect(try await store.checkLedger().isValid)
+
+            // Tamper: one disclosure forgets its charge, another names a charge that is not its own.
+            try await store.engine.withWriteConnection { db in
+                try await db.raw("""
+                    UPDATE audit_entries SET transfer_id = NULL
+                    WHERE person_id = \(bind: person.id.rawValue) AND seq = (SELECT MIN(seq) FROM audit_entries WHERE person_id = \(bind: person.id.rawValue) AND transfer_id IS NOT NULL)
+                    """).run()
+                try await db.raw("""
+                    UPDATE audit_entries SET transfer_id = (SELECT MIN(transfer_id) FROM audit_entries WHERE person_id = \(bind: person.id.rawValue))
+                    WHERE person_id = \(bind: bystander.id.rawValue) AND transfer_id IS NOT NULL
+                    """).run()
+            }
+            let report = try await store.checkLedger()
+            #expect(report.problems.filter { $0.contains("audit log does not link it") }.count == 2, "\(report.problems)")
+            #expect(report.problems.contains { $0.contains("which does not name it back") }, "\(report.problems)")
+            #expect(try await store.earningsBalances(person.id) == [Money(minorUnits: 2 * theirs.minorUnits, currency: "EUR")])
+        }
+    }
+
+    @Test(arguments: engines)
+    func aVersion10LedgerLinksItsChargesFromTheAuditLogThroughTheUpgrade(engine: TestEngine) async throws {
+        let database = try await TestDatabase.make(engine)
+        let store = try await database.openStore()
+        let organisation = try await StoreContractTests.makeOrganisation(store)
+        let person = try await StoreContractTests.makePerson(store)
+        let t0 = try #require(Timestamp(rfc3339: "2026-01-31T10:00:00Z"))
+        let perRead = try await Self.pricedGrant(store, organisation, person, offer: .price(.perDisclosure, Money(minorUnits: 20, currency: "EUR")), at: t0)
+        let monthly = try await Self.pricedGrant(store, organisation, person, offer: .price(.perMonth, Money(minorUnits: 500, currency: "EUR")), at: t0)
+        try await Self.fund(store, organisation, 1_000)
+        for minute in 1...2 { _ = try await store.disclose(grant: perRead.id, organisation: organisation.id, at: t0.adding(seconds: 60 * minute)) }
+        #expect(try await store.chargeDuePeriods(at: t0.adding(seconds: 300)).count == 1)
+        _ = try await store.disclose(grant: monthly.id, organisation: organisation.id, at: t0.adding(seconds: 360))
+        let earned = try await store.earningsBalances(person.id)
+        let statement = try await store.statement(of: .person(person.id), from: t0, to: t0.adding(days: 1))
+        #expect(statement.map(\.kind).sorted() == ["disclosure-charge", "period-charge"])
+        // Back to what version 10 wrote: no links from the audit log, period charges without their entry's
+        // sequence, and every leg indexed by account.
+        try await store.engine.withWriteConnection { db in
+            try await db.raw("UPDATE ledger_transfers SET audit_seq = NULL WHERE kind = 'period-charge'").run()
+            try await db.raw("ALTER TABLE audit_entries DROP COLUMN transfer_id").run()
+            try await db.raw("DROP INDEX ledger_entries_by_account").run()
+            try await db.raw("CREATE INDEX ledger_entries_by_account ON ledger_entries (account_id)").run()
+            try await db.raw("DELETE FROM schema_migrations WHERE version = 11").run()
+        }
+        await store.shutdown()
+        let upgraded = try await database.openStore()
+        #expect(try await upgraded.earningsBalances(person.id) == earned)
+        #expect(try await upgraded.statement(of: .person(person.id), from: t0, to: t0.adding(days: 1)) == statement)
+        #expect(try await Self.count(upgraded, "SELECT COUNT(*) AS n FROM ledger_transfers WHERE audit_seq IS NULL") == 1, "only the wallet credit")
+        let report = try await upgraded.checkLedger()
+        #expect(report.isValid, "\(report.problems)")
+        await upgraded.shutdown()
+    }
+
+    @Test(arguments: engines)
     func aRetriedPricedReadIsChargedOnce(engine: TestEngine) async throws {
         // On PostgreSQL a second instance retries the same reads, as a client's retry may reach another server.
         try await Self.withTwoInstances(engine) { store, second in

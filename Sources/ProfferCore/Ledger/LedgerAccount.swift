@@ -114,12 +114,13 @@ public struct Transfer: Sendable, Hashable {
 extension Transfer {
     /// A payment from an organisation's wallet for a person's data: the person's share to their earnings, the
     /// operator's fee to the fee account. Zero legs are left out.
-    public static func charge(_ kind: Kind, _ money: Money, subject: Subject, fees: FeePolicy, reference: String?,
+    /// `id` is given when something written before the transfer must name it (the person's audit entry).
+    public static func charge(_ kind: Kind, _ money: Money, id: TransferID? = nil, subject: Subject, fees: FeePolicy, reference: String?,
                               at: Timestamp) throws(LedgerError) -> Transfer {
         let (share, fee) = fees.split(money.minorUnits)
         var legs = [Leg(account: .wallet(subject.organisationID, money.currency), kind: .organisationWallet, amount: -money.minorUnits)]
         if share != 0 { legs.append(Leg(account: .earnings(subject.personID, money.currency), kind: .personEarnings, amount: share)) }
         if fee != 0 { legs.append(Leg(account: .fees(money.currency), kind: .operatorFees, amount: fee)) }
-        return try Transfer(id: .generateTimeOrdered(at: at), kind: kind, currency: money.currency, legs: legs, reference: reference, at: at, subject: subject)
+        return try Transfer(id: id ?? .generateTimeOrdered(at: at), kind: kind, currency: money.currency, legs: legs, reference: reference, at: at, subject: subject)
     }
 }

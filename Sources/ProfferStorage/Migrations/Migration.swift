@@ -30,6 +30,7 @@ public enum Migrator {
         Migration0008AddPrices.migration,
         Migration0009CreateWebhooks.migration,
         Migration0010AddErasure.migration,
+        Migration0011LinkChargesFromAudit.migration,
     ]
 
     /// The version of every migration this build knows, in order.

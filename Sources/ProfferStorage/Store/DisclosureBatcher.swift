@@ -184,16 +184,19 @@ actor DisclosureBatcher {
         let (records, snapshots) = try await sealedRecords(for: outcomes, on: db, recordCache: recordCache)
         var results: [Result<Disclosure, any Error>] = []
         var entries: [AuditEntry] = []
+        /// The charge each entry records, if any (the link a person's earnings are found by).
+        var entryCharges: [TransferID?] = []
         var transfers: [Transfer] = []
         var retries: [(person: String, seq: Int64, original: Int64)] = []
         var firstPaid: [Int: Int64] = [:]
         let idempotency = db.insert(into: "idempotency_keys").columns("scope", "key", "request_digest", "response", "created_at")
         var newKeys = 0
-        func append(_ event: AuditEvent, for person: PersonID) -> AuditEntry {
+        func append(_ event: AuditEvent, for person: PersonID, charge: TransferID? = nil) -> AuditEntry {
             let head = heads[person.rawValue] ?? (0, AuditEntry.genesisHash)
             let entry = AuditEntry(event: event, personID: person, previousSequence: head.0, previousHash: head.1)
             heads[person.rawValue] = (entry.sequence, entry.hash)
             entries.append(entry)
+            entryCharges.append(charge)
             return entry
         }
         for (index, (item, outcome)) in zip(items, outcomes).enumerated() {
@@ -219,9 +222,10 @@ actor DisclosureBatcher {
                 }
                 let paymentNote: String? = if let original { "retry of disclosure \(original) under its Idempotency-Key; not charged again" } else { price.map { "paid \($0.formatted)" } }
                 let note = [item.channel, paymentNote].compactMap { $0 }.joined(separator: "; ")
+                let charge: TransferID? = price != nil && retry == nil ? .generateTimeOrdered(at: item.at) : nil
                 let entry = append(AuditEvent(kind: .disclosure, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
                                               grantID: grant.id, keys: sealed.map(\.key), note: note.isEmpty ? nil : note, at: item.at),
-                                   for: grant.personID)
+                                   for: grant.personID, charge: charge)
                 if let original { retries.append((grant.personID.rawValue, entry.sequence, original)) }
                 if price != nil, retry == nil, let key = item.idempotencyKey, paidKeys.contains(index) {
                     firstPaid[index] = entry.sequence
@@ -232,8 +236,8 @@ actor DisclosureBatcher {
                                         item.at.millisecondsSinceEpoch] as [any Encodable & Sendable])
                     newKeys += 1
                 }
-                if let price, retry == nil {
-                    transfers.append(try Transfer.charge(.disclosureCharge, price, subject: .init(
+                if let price, let charge {
+                    transfers.append(try Transfer.charge(.disclosureCharge, price, id: charge, subject: .init(
                         grantID: grant.id, organisationID: grant.organisationID, personID: grant.personID, auditSequence: entry.sequence),
                         fees: fees, reference: nil, at: item.at))
                 }
@@ -245,14 +249,19 @@ actor DisclosureBatcher {
         // instead of one per statement.
         var writes: [any SQLExpression] = []
         if !entries.isEmpty {
-            let insert = db.insert(into: "audit_entries")
-                .columns("person_id", "seq", "kind", "actor", "organisation_id", "request_id", "grant_id", "keys", "note", "at", "previous_hash", "hash")
-            for entry in entries {
-                insert.values([
+            // The charge column only when the batch charges anything: an unpriced batch binds no NULL per row.
+            let charging = !transfers.isEmpty
+            var columns = ["person_id", "seq", "kind", "actor", "organisation_id", "request_id", "grant_id", "keys", "note", "at", "previous_hash", "hash"]
+            if charging { columns.append("transfer_id") }
+            let insert = db.insert(into: "audit_entries").columns(columns)
+            for (entry, charge) in zip(entries, entryCharges) {
+                var values: [any Encodable & Sendable] = [
                     entry.personID.rawValue, entry.sequence, entry.kind.rawValue, entry.actor, entry.organisationID?.rawValue,
                     entry.requestID?.rawValue, entry.grantID?.rawValue, entry.keysJSON, entry.note,
                     entry.at.millisecondsSinceEpoch, entry.previousHash, entry.hash,
-                ] as [any Encodable & Sendable])
+                ]
+                if charging { values.append(charge?.rawValue) }
+                insert.values(values)
             }
             writes.append(insert.query)
             let written = Set(entries.map(\.personID.rawValue))

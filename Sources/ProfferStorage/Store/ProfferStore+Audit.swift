@@ -6,7 +6,9 @@ extension ProfferStore {
     /// Refuses a closed account: whatever a concurrent writer was about to change for the person is rolled back
     /// with it, so nothing is added after the chain's `account.closed` link. On PostgreSQL the person's row is
     /// share-locked first (erasure holds it for update), so a writer racing an erasure waits for it and then sees it.
-    static func appendAudit(_ event: AuditEvent, for person: PersonID, on db: any SQLDatabase, kind: EngineKind) async throws -> AuditEntry {
+    /// `charge` is the transfer the event pays (a person's earnings are found through these links).
+    static func appendAudit(_ event: AuditEvent, for person: PersonID, charge: TransferID? = nil, on db: any SQLDatabase,
+                            kind: EngineKind) async throws -> AuditEntry {
         if let row = try await db.raw("SELECT handle, erased_at FROM people WHERE id = \(bind: person.rawValue)\(unsafeRaw: kind.forShare)").first(),
            let erasedAt = try row.optionalTimestamp("erased_at") {
             throw DomainError.personErased(handle: try row.decode(column: "handle", as: String.self), at: erasedAt)
@@ -16,11 +18,11 @@ extension ProfferStore {
         let previousHash = try head?.decode(column: "hash", as: String.self) ?? AuditEntry.genesisHash
         let entry = AuditEntry(event: event, personID: person, previousSequence: previousSequence, previousHash: previousHash)
         try await db.raw("""
-            INSERT INTO audit_entries (person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash)
+            INSERT INTO audit_entries (person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash, transfer_id)
             VALUES (\(bind: person.rawValue), \(bind: entry.sequence), \(bind: entry.kind.rawValue), \(bind: entry.actor),
                     \(bind: entry.organisationID?.rawValue), \(bind: entry.requestID?.rawValue), \(bind: entry.grantID?.rawValue),
                     \(bind: entry.keysJSON), \(bind: entry.note), \(bind: entry.at.millisecondsSinceEpoch),
-                    \(bind: entry.previousHash), \(bind: entry.hash))
+                    \(bind: entry.previousHash), \(bind: entry.hash), \(bind: charge?.rawValue))
             """).run()
         try await db.raw("""
             INSERT INTO audit_heads (person_id, seq, hash) VALUES (\(bind: person.rawValue), \(bind: entry.sequence), \(bind: entry.hash))

@@ -116,20 +116,23 @@ extension ProfferStore {
             }
             return PeriodCharge(grant: grant, result: .suspended(amount, period))
         }
-        if amount.minorUnits > 0 {
-            let transfer = try Transfer.charge(.periodCharge, amount, subject: .init(grantID: grant.id, organisationID: grant.organisationID,
-                                                                                    personID: grant.personID, periodStart: period.start),
-                                               fees: fees, reference: "grant \(grant.id) \(span)", at: now)
-            _ = try await post(transfer, on: db, kind: kind)
-        }
         try await db.raw("""
             UPDATE grants SET paid_until = \(bind: period.end.millisecondsSinceEpoch), suspended_at = NULL WHERE id = \(bind: grant.id.rawValue)
             """).run()
         let resumed = grant.suspendedAt == nil ? "" : " (resumed after suspension)"
-        _ = try await appendAudit(
+        // The audit entry and the charge name each other: the person's earnings are found through their log.
+        let charge: TransferID? = amount.minorUnits > 0 ? .generateTimeOrdered(at: now) : nil
+        let entry = try await appendAudit(
             AuditEvent(kind: .periodCharged, actor: "system", organisationID: grant.organisationID, requestID: grant.requestID, grantID: grant.id,
                        keys: grant.keys, note: "paid \(amount.formatted) for \(span)\(resumed)", at: now),
-            for: grant.personID, on: db, kind: kind)
+            for: grant.personID, charge: charge, on: db, kind: kind)
+        if let charge {
+            let transfer = try Transfer.charge(.periodCharge, amount, id: charge,
+                                               subject: .init(grantID: grant.id, organisationID: grant.organisationID, personID: grant.personID,
+                                                              auditSequence: entry.sequence, periodStart: period.start),
+                                               fees: fees, reference: "grant \(grant.id) \(span)", at: now)
+            _ = try await post(transfer, on: db, kind: kind)
+        }
         grant.paidUntil = period.end
         grant.suspendedAt = nil
         return PeriodCharge(grant: grant, result: .charged(amount, period))

@@ -189,7 +189,7 @@ extension ProfferStore {
             }
             for row in try await db.raw("""
                 SELECT a.id, a.balance, CAST(COALESCE(SUM(e.amount), 0) AS BIGINT) AS total
-                FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
+                FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id AND substr(e.account_id, 1, 9) <> 'earnings:'
                 WHERE a.kind <> \(bind: LedgerAccountKind.personEarnings.rawValue)
                 GROUP BY a.id, a.balance HAVING a.balance <> COALESCE(SUM(e.amount), 0)
                 """).all() {
@@ -221,6 +221,22 @@ extension ProfferStore {
                 WHERE t.id IS NULL
                 """).all() {
                 problems.append("disclosure \(try row.decode(column: "seq", as: Int64.self)) of person \(try row.decode(column: "person_id", as: String.self)) is a free retry of a read that was never paid")
+            }
+            // A person's earnings are found through their audit log (see `partyLegs`): every earnings leg must be
+            // a charge of that person whose audit entry names it, and every entry naming a charge must be named back.
+            for row in try await db.raw("""
+                SELECT t.id, e.account_id FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id
+                WHERE substr(e.account_id, 1, 9) = 'earnings:'
+                  AND (t.person_id IS NULL OR e.account_id <> 'earnings:' || t.person_id || ':' || t.currency
+                       OR NOT EXISTS (SELECT 1 FROM audit_entries a WHERE a.person_id = t.person_id AND a.seq = t.audit_seq AND a.transfer_id = t.id))
+                """).all() {
+                problems.append("transfer \(try row.decode(column: "id", as: String.self)) credits \(try row.decode(column: "account_id", as: String.self)) but that person's audit log does not link it, so their earnings miss it")
+            }
+            for row in try await db.raw("""
+                SELECT a.person_id, a.seq, a.transfer_id FROM audit_entries a LEFT JOIN ledger_transfers t ON t.id = a.transfer_id
+                WHERE a.transfer_id IS NOT NULL AND (t.id IS NULL OR t.person_id <> a.person_id OR t.audit_seq <> a.seq)
+                """).all() {
+                problems.append("audit entry \(try row.decode(column: "seq", as: Int64.self)) of person \(try row.decode(column: "person_id", as: String.self)) names charge \(try row.decode(column: "transfer_id", as: String.self)), which does not name it back")
             }
             let transfers = try await db.raw("SELECT COUNT(*) AS n FROM ledger_transfers").first()?.decode(column: "n", as: Int.self) ?? 0
             let accounts = try await db.raw("SELECT COUNT(*) AS n FROM ledger_accounts").first()?.decode(column: "n", as: Int.self) ?? 0

@@ -55,10 +55,7 @@ extension ProfferStore {
             try await db.raw("""
                 SELECT \(unsafeRaw: month) AS period, \(unsafeRaw: party.counterpartColumn) AS counterpart, t.kind AS kind, t.currency AS currency,
                        COUNT(*) AS n, CAST(SUM(e.amount) AS BIGINT) AS total
-                FROM ledger_entries e
-                JOIN ledger_transfers t ON t.id = e.transfer_id
-                JOIN ledger_accounts a ON a.id = e.account_id
-                WHERE a.kind = \(bind: party.accountKind.rawValue) AND substr(a.id, 1, \(unsafeRaw: String(party.accountPrefix.count))) = \(bind: party.accountPrefix)
+                \(Self.partyLegs(party))
                   AND t.at >= \(bind: from.millisecondsSinceEpoch) AND t.at < \(bind: to.millisecondsSinceEpoch)
                 GROUP BY 1, 2, 3, 4
                 ORDER BY 1, 2, 3, 4
@@ -70,26 +67,60 @@ extension ProfferStore {
         }
     }
 
+    /// `FROM … WHERE …` over a party's ledger legs, as `e` (the leg) and `t` (its transfer).
+    ///
+    /// A person's legs are found through their audit log: every credit to earnings is a charge whose audit entry
+    /// names it, and the log is clustered by person, so no index of earnings legs by account is needed (each
+    /// priced disclosure would write a random page of it). An organisation's legs are found through the index of
+    /// legs by account, which covers every account but earnings — hence the index's own condition, repeated
+    /// for the planner.
+    static func partyLegs(_ party: StatementParty) -> SQLQueryString {
+        switch party {
+        case .person(let person):
+            """
+            FROM audit_entries x
+            JOIN ledger_transfers t ON t.id = x.transfer_id
+            JOIN ledger_entries e ON e.transfer_id = t.id AND e.account_id = 'earnings:' || x.person_id || ':' || t.currency
+            WHERE x.person_id = \(bind: person.rawValue) AND x.transfer_id IS NOT NULL
+            """
+        case .organisation:
+            """
+            FROM ledger_entries e
+            JOIN ledger_transfers t ON t.id = e.transfer_id
+            WHERE e.account_id IN (\(Self.accounts(of: party))) AND substr(e.account_id, 1, 9) <> 'earnings:'
+            """
+        }
+    }
+
+    /// The ids of a party's accounts (one per currency), as a subquery (no index finds a prefix on both engines;
+    /// there are few accounts per party and one scan of the accounts per query).
+    static func accounts(of party: StatementParty) -> SQLQueryString {
+        """
+        SELECT id FROM ledger_accounts
+        WHERE kind = \(bind: party.accountKind.rawValue) AND substr(id, 1, \(unsafeRaw: String(party.accountPrefix.count))) = \(bind: party.accountPrefix)
+        """
+    }
+
     /// A person's earnings balances, one per currency earned.
     public func earningsBalances(_ person: PersonID) async throws -> [Money] {
         try await balances(of: .person(person))
     }
 
+    /// A party's balances, one per account (currency) it has: earnings summed from their legs (see
+    /// `LedgerAccountKind.balanceIsDerived`), wallets as kept.
     func balances(of party: StatementParty) async throws -> [Money] {
         try await read { db in
-            if party.accountKind.balanceIsDerived {
-                return try await db.raw("""
-                    SELECT a.currency AS currency, CAST(COALESCE(SUM(e.amount), 0) AS BIGINT) AS balance
-                    FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
-                    WHERE a.kind = \(bind: party.accountKind.rawValue) AND substr(a.id, 1, \(unsafeRaw: String(party.accountPrefix.count))) = \(bind: party.accountPrefix)
-                    GROUP BY a.currency ORDER BY a.currency
-                    """).all().map { Money(minorUnits: try $0.decode(column: "balance", as: Int64.self), currency: try $0.decode(column: "currency", as: String.self)) }
-            }
-            return try await db.raw("""
+            let held = try await db.raw("""
                 SELECT currency, balance FROM ledger_accounts
                 WHERE kind = \(bind: party.accountKind.rawValue) AND substr(id, 1, \(unsafeRaw: String(party.accountPrefix.count))) = \(bind: party.accountPrefix)
                 ORDER BY currency
                 """).all().map { Money(minorUnits: try $0.decode(column: "balance", as: Int64.self), currency: try $0.decode(column: "currency", as: String.self)) }
+            guard party.accountKind.balanceIsDerived else { return held }
+            var sums: [String: Int64] = [:]
+            for row in try await db.raw("SELECT t.currency AS currency, CAST(SUM(e.amount) AS BIGINT) AS total \(Self.partyLegs(party)) GROUP BY t.currency").all() {
+                sums[try row.decode(column: "currency", as: String.self)] = try row.decode(column: "total", as: Int64.self)
+            }
+            return held.map { Money(minorUnits: sums[$0.currency] ?? 0, currency: $0.currency) }
         }
     }
 }
