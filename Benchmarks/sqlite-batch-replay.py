@@ -7,7 +7,9 @@ statement, to see SQLite's own share of a disclosure apart from Swift's (numbers
 SEEDED.sqlite: a database seeded by `proffer bench-seed` (e.g. SEED_CACHE/10000/data/proffer.sqlite after
 `SEED_CACHE=DIR Benchmarks/run-load.sh`, or its `---price-minor-units_5` twin for priced). It is copied, not changed.
 VARIANT: words joined by '-': `priced` (a transfer, three legs and the kept balances per disclosure), `noheads`
-(no audit-heads reads or writes), `noidx` (without the ledger entries' by-account index), `single` (one prepared
+(no audit-heads reads or writes), `noidx` (without the ledger entries' by-account index; a database at schema 11
+or later indexes only legs of accounts other than earnings, and a priced replay then also links each audit entry
+to its charge, as the server does), `single` (one prepared
 single-row insert executed per entry instead of one multi-row insert), `nosecure` (without secure_delete).
 300 batches of 64 disclosures of random grants; a PASSIVE checkpoint every 50 batches, as the server's
 background pass does; prints microseconds per disclosure, in all and per statement.
@@ -24,6 +26,7 @@ if 'nosecure' not in variant: db.execute('pragma secure_delete=ON')
 if 'noidx' in variant: db.execute('drop index ledger_entries_by_account')
 grants = [r for r in db.execute('select id, person_id, organisation_id from grants')]
 heads = {p: (s, h) for p, s, h in db.execute('select person_id, seq, hash from audit_heads')}
+linked = 'priced' in variant and any(c[1] == 'transfer_id' for c in db.execute('pragma table_info(audit_entries)'))
 B = 64; N = 300
 random.seed(1)
 ph={k:0 for k in ['trf','acc','ent','grants','heads','py','insert','upsert','commit']}
@@ -40,16 +43,19 @@ for b in range(N):
         db.execute(f'select person_id, seq, hash from audit_heads where person_id in ({",".join("?"*len(persons))}) order by person_id', persons).fetchall()
     ph['heads']+=T()-a; a=T()
     rows = []; newheads = {}
-    for g in batch:
+    charge = lambda i: 'trf_%012x-%s' % (int(time.time()*1000)*4096 + i + b*64, 'aaaa-bbbb-cccc-dddddddd')
+    for i, g in enumerate(batch):
         seq, h = heads[g[1]]
         seq += 1; nh = hashlib.sha256((h+str(seq)).encode()).hexdigest()
         heads[g[1]] = (seq, nh); newheads[g[1]] = (seq, nh)
-        rows.append((g[1], seq, 'disclosure', 'organisation:'+g[2], g[2], 'req_x'*8, g[0], '["a","b","c","d"]', None, 1764000000000+b, h, nh))
+        rows.append((g[1], seq, 'disclosure', 'organisation:'+g[2], g[2], 'req_x'*8, g[0], '["a","b","c","d"]', None, 1764000000000+b, h, nh) + ((charge(i),) if linked else ()))
     ph['py']+=T()-a; a=T()
+    columns = 'person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash' + (', transfer_id' if linked else '')
+    marks = '(' + ','.join('?' * len(rows[0])) + ')'
     if 'single' in variant:
-        db.executemany('insert into audit_entries (person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash) values (?,?,?,?,?,?,?,?,?,?,?,?)', rows)
+        db.executemany(f'insert into audit_entries ({columns}) values {marks}', rows)
     else:
-        db.execute('insert into audit_entries (person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash) values ' + ','.join(['(?,?,?,?,?,?,?,?,?,?,?,?)']*B), [x for r in rows for x in r])
+        db.execute(f'insert into audit_entries ({columns}) values ' + ','.join([marks]*B), [x for r in rows for x in r])
     ph['insert']+=T()-a; a=T()
     if 'noheads' not in variant:
         hv = list(newheads.items())
@@ -61,7 +67,7 @@ for b in range(N):
         db.execute(f'select id, balance from ledger_accounts where id in ({",".join("?"*len(wal))}) order by id', wal).fetchall()
         tr = []; en = []
         for i,g in enumerate(batch):
-            tid = 'trf_%012x-%s' % (int(time.time()*1000)*4096 + i + b*64, 'aaaa-bbbb-cccc-dddddddd'); tr.append((tid,'disclosure-charge','EUR',1764000000000,g[0],g[2],g[1],5))
+            tid = charge(i); tr.append((tid,'disclosure-charge','EUR',1764000000000,g[0],g[2],g[1],5))
             en += [(tid,'wallet:'+g[2]+':EUR',-5),(tid,'earnings:'+g[1]+':EUR',4),(tid,'fees:EUR',1)]
         db.execute('insert into ledger_transfers (id, kind, currency, at, grant_id, organisation_id, person_id, audit_seq) values ' + ','.join(['(?,?,?,?,?,?,?,?)']*len(tr)), [x for r in tr for x in r])
         ph['trf']+=T()-a; a=T()
