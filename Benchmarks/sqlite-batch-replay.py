@@ -21,7 +21,7 @@ os.chdir(work)
 shutil.copy(seeded, 'db.sqlite')
 db = sqlite3.connect('db.sqlite', isolation_level=None)
 db.execute('pragma journal_mode=WAL'); db.execute('pragma synchronous=NORMAL'); db.execute('pragma wal_autocheckpoint=0')
-db.execute('pragma cache_size=-32768'); db.execute('pragma temp_store=MEMORY')
+db.execute('pragma cache_size=-8192'); db.execute('pragma temp_store=MEMORY')
 if 'nosecure' not in variant: db.execute('pragma secure_delete=ON')
 if 'noidx' in variant: db.execute('drop index ledger_entries_by_account')
 grants = [r for r in db.execute('select id, person_id, organisation_id from grants')]
