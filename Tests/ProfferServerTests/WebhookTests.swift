@@ -2,9 +2,11 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import ProfferCore
 import ProfferStorage
 import ProfferTestSupport
+import Synchronization
 import Testing
 
 @testable import ProfferServer
@@ -302,5 +304,43 @@ struct WebhookTests {
             #expect(try await api.call(.get, "/v1/organisation/webhooks/\(id)", token: token).string("deletedAt") != nil)
             #expect(try await api.call(.delete, "/v1/organisation/webhooks/\(id)", token: token).status == .notFound)
         }
+    }
+
+    /// The address checked is the address connected to. The receiver listens on 127.0.0.1; a test policy resolves the
+    /// made-up name `rebind.proffer.test` there and permits it. A sender that looked the name up again to connect would
+    /// ask the system's DNS, which has never heard of it, and deliver nothing.
+    @Test
+    func anAttemptConnectsToTheAddressItChecked() async throws {
+        try await Self.withReceiver { port, inbox in
+            let lookups = Lookups()
+            let policy = WebhookSender.AddressPolicy(resolve: { host in
+                lookups.count(host)
+                guard host == "rebind.proffer.test" else { throw WebhookSender.ResolutionFailed() }
+                return [[127, 0, 0, 1]]
+            }, permits: { _ in true })
+            let sender = WebhookSender(timeoutSeconds: 5, allowPrivateTargets: false, policy: policy)
+            let result = await sender.send(to: "http://rebind.proffer.test:\(port)/hooks/pinned", headers: [("webhook-id", "msg_pinned")],
+                                           body: ByteBuffer(string: #"{"type":"test"}"#))
+            #expect(result == WebhookSender.Result(status: 204, error: nil), "\(result)")
+            #expect(await inbox.received.map(\.id) == ["msg_pinned"])
+            #expect(lookups.total == 1, "the host is looked up once per attempt")
+
+            // The same name resolving (now) to an address the policy refuses: refused, nothing sent.
+            let refusing = WebhookSender(timeoutSeconds: 5, allowPrivateTargets: false,
+                                         policy: .init(resolve: { _ in [[203, 0, 113, 9], [127, 0, 0, 1]] }, permits: { $0 != [127, 0, 0, 1] }))
+            let refused = await refusing.send(to: "http://rebind.proffer.test:\(port)/hooks/refused", headers: [], body: ByteBuffer(string: "{}"))
+            #expect(refused.status == nil)
+            #expect(refused.error?.contains("must resolve only to public internet addresses") == true, "\(refused)")
+            #expect(await inbox.received.count == 1)
+            await sender.shutdown()
+            await refusing.shutdown()
+        }
+    }
+
+    /// Counts host lookups from the sender's thread pool.
+    final class Lookups: Sendable {
+        private let hosts = Mutex<[String]>([])
+        func count(_ host: String) { hosts.withLock { $0.append(host) } }
+        var total: Int { hosts.withLock { $0.count } }
     }
 }

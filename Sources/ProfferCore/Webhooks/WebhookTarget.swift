@@ -89,6 +89,13 @@ public struct WebhookURL: Sendable, Hashable {
         return .success(WebhookURL(url: url, host: bare.lowercased(), port: port, isHTTPS: scheme == "https"))
     }
 
+    /// Whether the host is an IP address written out (`203.0.113.9`, `[2001:db8::1]`) rather than a name.
+    public var isAddressLiteral: Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
     /// Host names that always resolve to this machine.
     public var isLocalName: Bool {
         host == "localhost" || host.hasSuffix(".localhost") || host == "localhost.localdomain"

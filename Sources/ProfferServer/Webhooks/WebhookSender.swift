@@ -15,26 +15,48 @@ import Darwin
 /// was none. Outbound requests are bounded: a connect timeout, a deadline for the whole exchange, no redirects
 /// followed, at most `maxResponseBytes` of the answer read (and then discarded — only the status matters), and no
 /// target that resolves to a loopback, private or otherwise non-public address unless the operator allows them.
+///
+/// The address checked is the address connected to: the host is looked up once per attempt, every address it
+/// resolves to must be public, and the connection goes to one of those (the TLS certificate and the `Host` header
+/// still name the host). Otherwise a name that answers a public address to the check and a private one a moment
+/// later, when the client looks it up again (DNS rebinding), would reach the operator's internal network.
 struct WebhookSender: Sendable {
     struct Result: Sendable, Equatable {
         var status: Int?
         var error: String?
     }
 
+    /// How a host is looked up and which addresses may be sent to (replaceable in tests, which have no DNS of their own).
+    struct AddressPolicy: Sendable {
+        var resolve: @Sendable (String) throws -> [[UInt8]] = WebhookSender.resolve
+        var permits: @Sendable ([UInt8]) -> Bool = { NetworkAddressClass(bytes: $0).isPublic }
+    }
+
+    /// What the check of an endpoint's host found.
+    enum Vetting: Equatable {
+        case refused(String)
+        /// Send to this address (textual IPv4 or IPv6), which the check found permitted.
+        case connect(to: String)
+    }
+
     static let maxResponseBytes = 64 * 1024
 
     let client: HTTPClient
+    let configuration: HTTPClient.Configuration
     let timeout: TimeAmount
     let allowPrivateTargets: Bool
+    let policy: AddressPolicy
 
-    init(timeoutSeconds: Int, allowPrivateTargets: Bool) {
+    init(timeoutSeconds: Int, allowPrivateTargets: Bool, policy: AddressPolicy = AddressPolicy()) {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.timeout = .init(connect: .seconds(Int64(min(timeoutSeconds, 5))), read: .seconds(Int64(timeoutSeconds)))
         configuration.decompression = .disabled
+        self.configuration = configuration
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.timeout = .seconds(Int64(timeoutSeconds))
         self.allowPrivateTargets = allowPrivateTargets
+        self.policy = policy
     }
 
     func shutdown() async {
@@ -45,16 +67,35 @@ struct WebhookSender: Sendable {
         guard case .success(let url) = WebhookURL.parse(target, requireHTTPS: false) else {
             return Result(status: nil, error: "the endpoint URL is not valid")
         }
+        // Pinned to the checked address, the attempt gets a client of its own (the shared one would look the name up
+        // again); its connection is not reused, which costs a handshake per attempt and nothing else.
+        var pinned: HTTPClient?
         if !allowPrivateTargets {
-            if let refusal = await Self.forbiddenAddress(of: url) { return Result(status: nil, error: refusal) }
+            switch await Self.vet(url, policy: policy) {
+            case .refused(let refusal):
+                return Result(status: nil, error: refusal)
+            case .connect(let address):
+                if !url.isAddressLiteral {
+                    var configuration = self.configuration
+                    // Keyed by the host as the client reads it from the URL (and as parsed, in case they differ).
+                    for name in Set([url.host, url.url.host ?? url.host]) { configuration.dnsOverride[name] = address }
+                    pinned = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+                }
+            }
         }
+        let result = await attempt(target, headers: headers, body: body, client: pinned ?? client)
+        try? await pinned?.shutdown()
+        return result
+    }
+
+    /// One POST to the target through `client`, bounded by the attempt's deadline.
+    private func attempt(_ target: String, headers: [(String, String)], body: ByteBuffer, client: HTTPClient) async -> Result {
         var request = HTTPClientRequest(url: target)
         request.method = .POST
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(body)
         // One deadline for the whole exchange, the answer's body included: the client's own deadline ends when the
         // headers arrive, and a receiver dripping its body byte by byte must not hold an attempt longer than this.
-        let client = self.client
         let timeout = self.timeout
         let prepared = request
         do {
@@ -103,18 +144,39 @@ struct WebhookSender: Sendable {
 
     /// Why the URL's host may not be sent to (nil when every address it resolves to is public).
     static func forbiddenAddress(of url: WebhookURL) async -> String? {
+        if case .refused(let refusal) = await vet(url, policy: AddressPolicy()) { return refusal }
+        return nil
+    }
+
+    /// Looks the URL's host up once: refused unless every address it resolves to is permitted, else the address to
+    /// connect to.
+    static func vet(_ url: WebhookURL, policy: AddressPolicy) async -> Vetting {
         // One message for every refusal: saying which range a name resolves to, or that it does not resolve, would let
         // an organisation map the operator's internal network.
-        let refused = "refused: the endpoint's host must resolve only to public internet addresses"
+        let refused = Vetting.refused("refused: the endpoint's host must resolve only to public internet addresses")
         if url.isLocalName { return refused }
         let addresses: [[UInt8]]
         do {
-            addresses = try await NIOThreadPool.singleton.runIfActive { try resolve(url.host) }
+            addresses = try await NIOThreadPool.singleton.runIfActive { try policy.resolve(url.host) }
         } catch {
             return refused
         }
-        if addresses.isEmpty || addresses.contains(where: { !NetworkAddressClass(bytes: $0).isPublic }) { return refused }
-        return nil
+        guard !addresses.isEmpty, addresses.allSatisfy(policy.permits), let first = addresses.first.flatMap(text(of:)) else { return refused }
+        return .connect(to: first)
+    }
+
+    /// An address of 4 or 16 bytes as text (`203.0.113.9`, `2001:db8::1`).
+    static func text(of address: [UInt8]) -> String? {
+        let family: Int32
+        switch address.count {
+        case 4: family = AF_INET
+        case 16: family = AF_INET6
+        default: return nil
+        }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let written = address.withUnsafeBytes { bytes in inet_ntop(family, bytes.baseAddress, &buffer, socklen_t(buffer.count)) }
+        guard written != nil else { return nil }
+        return String(cString: buffer)
     }
 
     struct ResolutionFailed: Error {}
