@@ -8,7 +8,7 @@ import ProfferStorage
 struct OrgCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "org", abstract: "Register and manage organisations.",
-        subcommands: [Create.self, List.self, Verify.self]
+        subcommands: [Create.self, List.self, Verify.self, RotateSecret.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -62,6 +62,32 @@ struct OrgCommand: AsyncParsableCommand {
             do {
                 let organisation = try await store.setVerified(!revoke, organisation: organisationID)
                 print("\(organisation.id) verified: \(organisation.verified)")
+            } catch let error as DomainError {
+                await store.shutdown()
+                throw ValidationError(describe(error))
+            }
+            await store.shutdown()
+        }
+    }
+}
+
+extension OrgCommand {
+    struct RotateSecret: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-secret",
+            abstract: "Replace an organisation's client secret and print the new one (shown once); the old one, and console sessions opened with it, stop working at once.")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "The organisation id (org_…).") var id: String
+
+        func run() async throws {
+            guard let organisationID = OrganisationID(id) else { throw ValidationError("\(id) is not an organisation id") }
+            let configuration = try options.resolve()
+            let store = try await options.openStore(configuration, logger: options.logger(configuration))
+            do {
+                let (organisation, secret) = try await OrganisationRegistry(store: store).rotateSecret(of: organisationID)
+                print("id:            \(organisation.id)")
+                print("client_id:     \(organisation.clientID)")
+                print("client_secret: \(secret)")
             } catch let error as DomainError {
                 await store.shutdown()
                 throw ValidationError(describe(error))

@@ -269,6 +269,14 @@ struct WebPagesTests {
             let consoleToken = await visitor.cookies[OrganisationPages.consoleCookie] ?? ""
             #expect(try await api.call(.get, "/v1/grants", token: consoleToken).status == .unauthorized)
             #expect(try await api.ask(consoleToken, person: "alice", keys: ["contact.email"]).status == .unauthorized)
+            // Rotating the client secret ends the console sessions opened with the old one; the new one signs in.
+            let rotated = try await api.call(.post, "/v1/admin/organisations/\(client.id)/secret", token: api.adminToken)
+            #expect(rotated.status == .ok)
+            #expect(try await visitor.get("/org").location == "/org/signin", "a session of the old secret is over")
+            #expect(try await visitor.post("/org/signin", [("clientId", client.clientID), ("clientSecret", client.secret)]).status == .unauthorized)
+            let newSecret = try #require(rotated.string("clientSecret"))
+            #expect(try await visitor.post("/org/signin", [("clientId", client.clientID), ("clientSecret", newSecret)]).location == "/org")
+            #expect(try await visitor.get("/org").status == .ok)
             #expect(try await visitor.post("/org/signout", []).location == "/org/signin")
             #expect(try await visitor.get("/org").location == "/org/signin")
         }

@@ -102,9 +102,7 @@ struct AdminController: Sendable {
     @Sendable func rotateSecret(_ request: Request, context: AppRequestContext) async throws -> JSONResponse<OrganisationDTO> {
         try services.auth.admin(request)
         let id = try request.identifier("organisationId", context: context, as: OrganisationID.self)
-        let secret = SecretToken.generate(prefix: "cs")
-        try await services.store.rotateSecret(organisation: id, digest: SecretToken.digest(secret))
-        guard let organisation = try await services.store.organisation(id: id) else { throw Problem.notFound("no organisation \(id)") }
+        let (organisation, secret) = try await OrganisationRegistry(store: services.store).rotateSecret(of: id)
         return JSONResponse(OrganisationDTO(organisation, secret: secret))
     }
 }
@@ -134,6 +132,15 @@ public struct OrganisationRegistry: Sendable {
             secretDigest: SecretToken.digest(secret), createdAt: .now(), contact: contact
         )
         try await store.createOrganisation(organisation)
+        return (organisation, secret)
+    }
+
+    /// Replaces an organisation's client secret; returns the organisation with the new secret (shown once). The old
+    /// secret stops working at once, and with it every console session opened with it.
+    public func rotateSecret(of id: OrganisationID) async throws -> (Organisation, String) {
+        let secret = SecretToken.generate(prefix: "cs")
+        try await store.rotateSecret(organisation: id, digest: SecretToken.digest(secret))
+        guard let organisation = try await store.organisation(id: id) else { throw DomainError.notFound(what: "organisation", id: id.rawValue) }
         return (organisation, secret)
     }
 }

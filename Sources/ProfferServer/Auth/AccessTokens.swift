@@ -25,6 +25,9 @@ struct AccessTokenClaims: JWTPayload, Equatable {
     var jti: IDClaim
     var client_id: String
     var scope: String
+    /// Console tokens only: which client secret the session was opened with (`AccessTokens.binding(of:)`), so that
+    /// rotating the secret ends every console session opened with the old one.
+    var secret_binding: String?
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
@@ -64,8 +67,10 @@ final class AccessTokens: Sendable {
         self.lifetimeSeconds = lifetimeSeconds
     }
 
+    /// A token for `organisation`; `boundToSecret` ties it to the organisation's current client secret (see
+    /// `AccessTokenClaims.secret_binding`).
     func issue(for organisation: Organisation, scope: String, lifetimeSeconds lifetime: Int? = nil, audience: String = AccessTokens.audience,
-               now: Date = Date()) async throws -> String {
+               boundToSecret: Bool = false, now: Date = Date()) async throws -> String {
         let claims = AccessTokenClaims(
             iss: IssuerClaim(value: issuer),
             sub: SubjectClaim(value: organisation.id.rawValue),
@@ -74,11 +79,18 @@ final class AccessTokens: Sendable {
             iat: IssuedAtClaim(value: now),
             jti: IDClaim(value: UUID().uuidString.lowercased()),
             client_id: organisation.clientID,
-            scope: scope
+            scope: scope,
+            secret_binding: boundToSecret ? Self.binding(of: organisation.secretDigest) : nil
         )
         var header = JWTHeader()
         header.typ = "at+jwt"
         return try await keys.sign(claims, kid: JWKIdentifier(string: kid), header: header)
+    }
+
+    /// What a secret-bound token carries of the client secret: a truncated hash of the stored digest (itself a hash of
+    /// the secret), which says whether the secret is still the same and nothing about it.
+    static func binding(of secretDigest: Data) -> String {
+        Hex.encode(Data(SHA256.hash(data: Data("proffer-console-session|".utf8) + secretDigest)).prefix(16))
     }
 
     /// The claims of a valid, unexpired token issued by this server for `audience`, or nil.

@@ -23,12 +23,15 @@ struct OrganisationPages: Sendable {
         router.get("/directory", use: directory)
     }
 
-    /// The organisation of the console cookie, or nil.
+    /// The organisation of the console cookie, or nil — also once the organisation's client secret has been rotated
+    /// since the session was opened (rotating it is how a leaked secret's console sessions are ended).
     func organisation(_ request: Request) async throws -> Organisation? {
         guard let token = request.cookies[Self.consoleCookie]?.value, token.utf8.count < 4096,
               let claims = await services.accessTokens.verify(token, audience: AccessTokens.consoleAudience),
-              let id = OrganisationID(claims.sub.value) else { return nil }
-        return try await services.store.organisation(id: id)
+              let id = OrganisationID(claims.sub.value),
+              let organisation = try await services.store.organisation(id: id),
+              claims.secret_binding == AccessTokens.binding(of: organisation.secretDigest) else { return nil }
+        return organisation
     }
 
     private func consoleCookie(_ token: String?, _ visit: Visit) -> Cookie {
@@ -52,7 +55,8 @@ struct OrganisationPages: Sendable {
             }
             // Read-only: the console can look, never ask for or read people's data.
             let token = try await services.accessTokens.issue(for: organisation, scope: "requests:read grants:read",
-                                                              lifetimeSeconds: Self.consoleLifetimeSeconds, audience: AccessTokens.consoleAudience)
+                                                              lifetimeSeconds: Self.consoleLifetimeSeconds, audience: AccessTokens.consoleAudience,
+                                                              boundToSecret: true)
             return visit.redirect("/org", cookies: [consoleCookie(token, visit)])
         }
     }
