@@ -18,17 +18,13 @@ command -v perf >/dev/null || { apt-get update -qq && apt-get install -y -qq lin
 source Benchmarks/seeded-server.sh cpu
 
 Benchmarks/grant-lines.py "$WORK/fixture.json" "http://127.0.0.1:$PORT" > "$WORK/lines.txt"
-disclosures() {
-    python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM audit_entries WHERE kind = '"'disclosure'"'").fetchone()[0])' "$WORK/data/proffer.sqlite"
-}
-
 wrk -t2 -c64 -d5s -s Benchmarks/disclosure.lua "http://127.0.0.1:$PORT" -- "$WORK/lines.txt" > /dev/null
 wrk -t2 -c64 -d14s -s Benchmarks/disclosure.lua "http://127.0.0.1:$PORT" -- "$WORK/lines.txt" > "$WORK/wrk.txt" &
 LOAD=$!
 sleep 2
-before=$(disclosures)
+before=$(disclosure_entries)
 perf stat --per-thread -e task-clock -p "$SERVER_PID" -o "$WORK/stat.txt" -- sleep 10
-after=$(disclosures)
+after=$(disclosure_entries)
 wait "$LOAD"
 count=$((after - before))
 echo "$count disclosures in 10 s ($((count / 10))/s); wrk over 14 s: $(grep Requests/sec "$WORK/wrk.txt")"

@@ -35,10 +35,9 @@ echo; echo "== GET /v1/grants/{id}/data ($CONNECTIONS connections, $DURATION)"
 wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s Benchmarks/disclosure.lua "http://127.0.0.1:$PORT" -- "$WORK/lines.txt" | tee "$WORK/wrk.txt"
 
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=
-python3 - "$WORK/data/proffer.sqlite" "$WORK/warmup.txt" "$WORK/wrk.txt" <<'PY'
-import re, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-audited = db.execute("SELECT COUNT(*) FROM audit_entries WHERE kind = 'disclosure'").fetchone()[0]
+python3 - "$(disclosure_entries)" "$WORK/warmup.txt" "$WORK/wrk.txt" <<'PY'
+import re, sys
+audited = int(sys.argv[1])
 ok = 0
 for run in sys.argv[2:]:
     text = open(run).read()

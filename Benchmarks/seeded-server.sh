@@ -32,3 +32,8 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 PROFFER_LOG_LEVEL=warning "$BIN" serve --data-dir "$WORK/data" --port "$PORT" --host 127.0.0.1 &
 SERVER_PID=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+
+# The number of disclosure audit entries in the database (readable while the server runs: SQLite in WAL mode).
+disclosure_entries() {
+    python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM audit_entries WHERE kind = '"'disclosure'"'").fetchone()[0])' "$WORK/data/proffer.sqlite"
+}
