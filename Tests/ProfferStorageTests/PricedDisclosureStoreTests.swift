@@ -315,6 +315,47 @@ struct PricedDisclosureStoreTests {
     }
 
     @Test(arguments: engines)
+    func aMonthPaidAheadIsRefundedWhenTheGrantIsRevokedBeforeItBegins(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let organisation = try await StoreContractTests.makeOrganisation(store)
+            let person = try await StoreContractTests.makePerson(store)
+            let t0 = try #require(Timestamp(rfc3339: "2026-01-31T10:00:00Z"))
+            let monthly = Money(minorUnits: 500, currency: "EUR")
+            try await Self.fund(store, organisation, 2_000)
+            var grant = try await Self.pricedGrant(store, organisation, person, offer: .price(.perMonth, monthly), at: t0, days: 90)
+            #expect(grant.paidUntil == Timestamp(rfc3339: "2026-02-28T10:00:00Z"), "the first month is paid when the person grants")
+            // Three minutes before the second month begins it is charged ahead (the look-ahead)…
+            let ahead = try #require(Timestamp(rfc3339: "2026-02-28T09:57:00Z"))
+            #expect(try await store.chargeDuePeriods(at: ahead).count == 1)
+            #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 1_000, currency: "EUR")])
+            let earnedBoth = try #require(try await store.earningsBalances(person.id).first)
+            // …and the person revokes a minute later, before it begins: that month goes back, the first stays paid.
+            grant = try await store.revokeGrant(grant.id, by: person.id, reason: "changed my mind", at: ahead.adding(seconds: 60))
+            #expect(grant.paidUntil == Timestamp(rfc3339: "2026-02-28T10:00:00Z"))
+            #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 1_500, currency: "EUR")])
+            let earned = try #require(try await store.earningsBalances(person.id).first)
+            #expect(earned.minorUnits * 2 == earnedBoth.minorUnits, "the person keeps the first month's share only")
+            let revocation = try #require(try await StoreContractTests.fullChain(store, person.id).last)
+            #expect(revocation.kind == .grantRevoked)
+            #expect(revocation.note?.contains("refunded to the organisation (5.00 EUR)") == true, "\(revocation.note ?? "")")
+            let lines = try await store.statement(of: .organisation(organisation.id), from: t0, to: t0.adding(days: 60))
+            #expect(lines.first { $0.kind == "period-refund" }?.amount == Money(minorUnits: 500, currency: "EUR"))
+            #expect(try await store.statement(of: .person(person.id), from: t0, to: t0.adding(days: 60)).first { $0.kind == "period-refund" }?.amount
+                    == Money(minorUnits: earned.minorUnits - earnedBoth.minorUnits, currency: "EUR"))
+            var report = try await store.checkLedger()
+            #expect(report.isValid, "\(report.problems)")
+
+            // A month that has begun stays paid: revoking another grant mid-month moves nothing.
+            let other = try await Self.pricedGrant(store, organisation, person, offer: .price(.perMonth, monthly), at: t0, days: 90)
+            let before = try await store.walletBalances(organisation.id)
+            _ = try await store.revokeGrant(other.id, by: person.id, reason: nil, at: t0.adding(days: 10))
+            #expect(try await store.walletBalances(organisation.id) == before)
+            report = try await store.checkLedger()
+            #expect(report.isValid, "\(report.problems)")
+        }
+    }
+
+    @Test(arguments: engines)
     func grantsThatCannotPayNeverCrowdOutThoseThatCan(engine: TestEngine) async throws {
         try await withStore(engine) { store in
             let t0 = try #require(Timestamp(rfc3339: "2026-03-01T00:00:00Z"))

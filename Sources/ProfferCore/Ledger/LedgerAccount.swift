@@ -46,6 +46,8 @@ public struct Transfer: Sendable, Hashable {
         case disclosureCharge = "disclosure-charge"
         /// One period of a per-month priced grant.
         case periodCharge = "period-charge"
+        /// A period charged ahead and refunded because the grant was revoked before the period began.
+        case periodRefund = "period-refund"
     }
 
     /// What a charge pays for: the grant, its parties, and the disclosure's audit entry or the period.

@@ -26,6 +26,9 @@ struct MoneyAndExportPages: Sendable {
         }
     }
 
+    /// What each kind of statement line is called on the earnings page.
+    static let kindLabels = ["disclosure-charge": "reads", "period-charge": "months", "period-refund": "months refunded"]
+
     /// The earnings page: balance, statement, and the price list with a form to set or remove a price.
     private func earningsPage(_ visit: Visit, person: Person, typed: FormData? = nil, errors: [String: String] = [:],
                               status: HTTPResponse.Status = .ok) async throws -> Response {
@@ -33,7 +36,7 @@ struct MoneyAndExportPages: Sendable {
         let range = try StatementController.range(visit.request)
         let (rows, name) = try await StatementController.earnings(of: person.id, from: range.from, to: range.to, services: services)
         let lines: [[String: Any]] = rows.map { row in
-            ["period": row.period, "organisation": name(row.counterpart), "kind": row.kind == "disclosure-charge" ? "reads" : row.kind == "period-charge" ? "months" : row.kind,
+            ["period": row.period, "organisation": name(row.counterpart), "kind": Self.kindLabels[row.kind] ?? row.kind,
              "transfers": row.transfers, "amount": row.amount.formatted]
         }
         let prices = try await services.store.prices(of: person.id).entries.map { entry -> [String: Any] in

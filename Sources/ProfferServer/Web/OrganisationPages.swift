@@ -108,7 +108,8 @@ struct OrganisationPages: Sendable {
             }
             let spending = try await services.store.statement(of: .organisation(organisation.id),
                                                               from: Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch - 30 * 86_400_000), to: now)
-            let spent = try StatementController.totals(spending.filter { $0.amount.minorUnits < 0 && $0.kind != "wallet-credit" }.map(\.amount))
+            // Charges less refunds: everything but funding.
+            let spent = try StatementController.totals(spending.filter { $0.kind != "wallet-credit" }.map(\.amount))
             let balances = try await services.store.walletBalances(organisation.id)
             let medianFreshness = freshness.isEmpty ? nil : freshness.sorted()[freshness.count / 2]
             return visit.render("org-console", title: "Console: \(organisation.name)", nav: "org", console: organisation, [

@@ -137,4 +137,45 @@ extension ProfferStore {
         grant.suspendedAt = nil
         return PeriodCharge(grant: grant, result: .charged(amount, period))
     }
+
+    /// A per-month grant's period that was charged ahead (the look-ahead) and has not begun: what revoking the grant
+    /// now gives back.
+    struct UnstartedPeriod {
+        var charge: String
+        var start: Timestamp
+        var amount: Money
+        /// The charge's legs, each to be reversed.
+        var legs: [Transfer.Leg]
+
+        /// The refund: the charge's legs reversed, linked to the revocation's audit entry.
+        func refund(_ id: TransferID, of grant: Grant, auditSequence: Int64, at now: Timestamp) throws -> Transfer {
+            try Transfer(id: id, kind: .periodRefund, currency: amount.currency,
+                         legs: legs.map { Transfer.Leg(account: $0.account, kind: $0.kind, amount: -$0.amount) },
+                         reference: "refund of \(charge): grant \(grant.id) revoked before \(start.rfc3339)", at: now,
+                         subject: .init(grantID: grant.id, organisationID: grant.organisationID, personID: grant.personID, auditSequence: auditSequence))
+        }
+    }
+
+    /// The period of a per-month grant charged ahead and not begun at `now`, or nil.
+    static func unstartedPeriod(of grant: Grant, at now: Timestamp, on db: any SQLDatabase) async throws -> UnstartedPeriod? {
+        guard case (.perMonth, _)? = grant.offer.price, let paidUntil = grant.paidUntil, paidUntil > now else { return nil }
+        guard let row = try await db.raw("""
+            SELECT id, currency, period_start FROM ledger_transfers
+            WHERE grant_id = \(bind: grant.id.rawValue) AND period_start > \(bind: now.millisecondsSinceEpoch) AND kind = \(bind: Transfer.Kind.periodCharge.rawValue)
+            ORDER BY period_start LIMIT 1
+            """).first() else { return nil }
+        let charge = try row.decode(column: "id", as: String.self)
+        var legs: [Transfer.Leg] = []
+        for leg in try await db.raw("""
+            SELECT e.account_id, e.amount, a.kind FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+            WHERE e.transfer_id = \(bind: charge) ORDER BY e.account_id
+            """).all() {
+            guard let kind = LedgerAccountKind(rawValue: try leg.decode(column: "kind", as: String.self)) else { throw StorageError.corrupt("unknown ledger account kind") }
+            legs.append(Transfer.Leg(account: LedgerAccountID(trusted: try leg.decode(column: "account_id", as: String.self)), kind: kind,
+                                     amount: try leg.decode(column: "amount", as: Int64.self)))
+        }
+        guard let paid = legs.first(where: { $0.kind == .organisationWallet }) else { throw StorageError.corrupt("a period charge without its wallet leg") }
+        return UnstartedPeriod(charge: charge, start: try row.timestamp("period_start"),
+                               amount: Money(minorUnits: -paid.amount, currency: try row.decode(column: "currency", as: String.self)), legs: legs)
+    }
 }

@@ -115,12 +115,7 @@ extension ProfferStore {
             for var grant in grants {
                 if grant.isLive(at: now) {
                     let (request, organisation) = try parties(of: grant)
-                    try await db.raw("UPDATE grants SET revoked_at = \(bind: now.millisecondsSinceEpoch) WHERE id = \(bind: grant.id.rawValue)").run()
-                    _ = try await Self.appendAudit(
-                        AuditEvent(kind: .grantRevoked, actor: actor, organisationID: grant.organisationID, requestID: grant.requestID,
-                                   grantID: grant.id, keys: grant.keys, note: "revoked: the person closed their account", at: now),
-                        for: id, on: db, kind: kind)
-                    grant.revokedAt = now
+                    try await Self.revokeLive(&grant, actor: actor, note: "revoked: the person closed their account", at: now, on: db, kind: kind)
                     if let receipt = try await receipts(.revoked(grant, request: request, organisation: organisation)) {
                         try await Self.insertReceipt(receipt, on: db)
                     }

@@ -208,17 +208,36 @@ extension ProfferStore {
             guard grant.isLive(at: now) else {
                 throw DomainError.grantNotActive(grantID: id, status: status, since: grant.stoppedAt)
             }
-            try await db.raw("UPDATE grants SET revoked_at = \(bind: now.millisecondsSinceEpoch) WHERE id = \(bind: id.rawValue)").run()
-            _ = try await Self.appendAudit(
-                AuditEvent(kind: .grantRevoked, actor: "person", organisationID: grant.organisationID, requestID: grant.requestID,
-                           grantID: id, keys: grant.keys, note: reason.map { "revoked: \($0)" } ?? "revoked", at: now),
-                for: person, on: db, kind: kind)
+            try await Self.revokeLive(&grant, actor: "person", note: reason.map { "revoked: \($0)" } ?? "revoked", at: now, on: db, kind: kind)
             if let receipt { try await Self.insertReceipt(receipt, on: db) }
-            grant.revokedAt = now
             try await Self.emitGrantChange(.grantRevoked, of: grant, extra: ["revokedAt": .string(now.rfc3339)], at: now, on: db)
             return grant
         }
     }
+
+    /// Revokes a live grant inside the caller's transaction, with its audit entry. A month of a per-month grant
+    /// charged ahead that has not begun goes back to the organisation, the refund linked from that entry; a month
+    /// that has begun stays paid.
+    static func revokeLive(_ grant: inout Grant, actor: String, note: String, at now: Timestamp, on db: any SQLDatabase,
+                           kind: EngineKind) async throws {
+        let unstarted = try await unstartedPeriod(of: grant, at: now, on: db)
+        if let unstarted { grant.paidUntil = unstarted.start }
+        try await db.raw("""
+            UPDATE grants SET revoked_at = \(bind: now.millisecondsSinceEpoch), paid_until = \(bind: grant.paidUntil?.millisecondsSinceEpoch)
+            WHERE id = \(bind: grant.id.rawValue)
+            """).run()
+        let refundID: TransferID? = unstarted == nil ? nil : .generateTimeOrdered(at: now)
+        let refunded = unstarted.map { "; the month from \($0.start.rfc3339), paid ahead, is refunded to the organisation (\($0.amount.formatted))" } ?? ""
+        let entry = try await appendAudit(
+            AuditEvent(kind: .grantRevoked, actor: actor, organisationID: grant.organisationID, requestID: grant.requestID,
+                       grantID: grant.id, keys: grant.keys, note: note + refunded, at: now),
+            for: grant.personID, charge: refundID, on: db, kind: kind)
+        if let unstarted, let refundID {
+            _ = try await post(try unstarted.refund(refundID, of: grant, auditSequence: entry.sequence, at: now), on: db, kind: kind)
+        }
+        grant.revokedAt = now
+    }
+
 
     static func grant(_ row: any SQLRow) throws -> Grant {
         Grant(
