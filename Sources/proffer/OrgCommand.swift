@@ -69,9 +69,7 @@ struct OrgCommand: AsyncParsableCommand {
             await store.shutdown()
         }
     }
-}
 
-extension OrgCommand {
     struct RotateSecret: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rotate-secret",

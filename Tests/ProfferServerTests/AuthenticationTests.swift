@@ -99,6 +99,9 @@ struct AuthenticationTests {
             let rotated = try await api.call(.post, "/v1/admin/organisations/\(x.id)/secret", token: api.adminToken)
             #expect(rotated.string("clientSecret")?.isEmpty == false)
             #expect(try await api.tokenRequest(form: "grant_type=client_credentials", basic: basic).status == .unauthorized)
+            let nobody = try await api.call(.post, "/v1/admin/organisations/org_00000000-0000-0000-0000-000000000000/secret", token: api.adminToken)
+            #expect(nobody.status == .notFound)
+            #expect(nobody.headers[.contentType] == "application/problem+json")
 
             let jwks = try await api.call(.get, "/.well-known/jwks.json")
             #expect(jwks.text.contains("\"OKP\""))

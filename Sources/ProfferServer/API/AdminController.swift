@@ -139,8 +139,6 @@ public struct OrganisationRegistry: Sendable {
     /// secret stops working at once, and with it every console session opened with it.
     public func rotateSecret(of id: OrganisationID) async throws -> (Organisation, String) {
         let secret = SecretToken.generate(prefix: "cs")
-        try await store.rotateSecret(organisation: id, digest: SecretToken.digest(secret))
-        guard let organisation = try await store.organisation(id: id) else { throw DomainError.notFound(what: "organisation", id: id.rawValue) }
-        return (organisation, secret)
+        return (try await store.rotateSecret(organisation: id, digest: SecretToken.digest(secret)), secret)
     }
 }

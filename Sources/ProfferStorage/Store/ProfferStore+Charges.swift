@@ -141,7 +141,7 @@ extension ProfferStore {
     /// A per-month grant's period that was charged ahead (the look-ahead) and has not begun: what revoking the grant
     /// now gives back.
     struct UnstartedPeriod {
-        var charge: String
+        var charge: TransferID
         var start: Timestamp
         var amount: Money
         /// The charge's legs, each to be reversed.
@@ -164,11 +164,11 @@ extension ProfferStore {
             WHERE grant_id = \(bind: grant.id.rawValue) AND period_start > \(bind: now.millisecondsSinceEpoch) AND kind = \(bind: Transfer.Kind.periodCharge.rawValue)
             ORDER BY period_start LIMIT 1
             """).first() else { return nil }
-        let charge = try row.decode(column: "id", as: String.self)
+        let charge = TransferID(trusted: try row.decode(column: "id", as: String.self))
         var legs: [Transfer.Leg] = []
         for leg in try await db.raw("""
             SELECT e.account_id, e.amount, a.kind FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
-            WHERE e.transfer_id = \(bind: charge) ORDER BY e.account_id
+            WHERE e.transfer_id = \(bind: charge.rawValue) ORDER BY e.account_id
             """).all() {
             guard let kind = LedgerAccountKind(rawValue: try leg.decode(column: "kind", as: String.self)) else { throw StorageError.corrupt("unknown ledger account kind") }
             legs.append(Transfer.Leg(account: LedgerAccountID(trusted: try leg.decode(column: "account_id", as: String.self)), kind: kind,

@@ -51,13 +51,17 @@ extension ProfferStore {
         }
     }
 
-    /// Replaces the client secret; the old one stops working at once.
-    public func rotateSecret(organisation id: OrganisationID, digest: Data) async throws {
+    /// Replaces the client secret; the old one stops working at once. Returns the organisation as it now is.
+    @discardableResult
+    public func rotateSecret(organisation id: OrganisationID, digest: Data) async throws -> Organisation {
         try await write { db in
-            guard try await db.raw("SELECT 1 AS x FROM organisations WHERE id = \(bind: id.rawValue)").first() != nil else {
+            guard let row = try await db.raw("SELECT * FROM organisations WHERE id = \(bind: id.rawValue)").first() else {
                 throw DomainError.notFound(what: "organisation", id: id.rawValue)
             }
             try await db.raw("UPDATE organisations SET secret_digest = \(bind: digest) WHERE id = \(bind: id.rawValue)").run()
+            var organisation = try Self.organisation(row)
+            organisation.secretDigest = digest
+            return organisation
         }
     }
 

@@ -87,18 +87,15 @@ extension ProfferStore {
             """
             FROM ledger_entries e
             JOIN ledger_transfers t ON t.id = e.transfer_id
-            WHERE e.account_id IN (\(Self.accounts(of: party))) AND substr(e.account_id, 1, 9) <> 'earnings:'
+            WHERE e.account_id IN (SELECT id FROM ledger_accounts WHERE \(Self.isAccount(of: party))) AND substr(e.account_id, 1, 9) <> 'earnings:'
             """
         }
     }
 
-    /// The ids of a party's accounts (one per currency), as a subquery (no index finds a prefix on both engines;
-    /// there are few accounts per party and one scan of the accounts per query).
-    static func accounts(of party: StatementParty) -> SQLQueryString {
-        """
-        SELECT id FROM ledger_accounts
-        WHERE kind = \(bind: party.accountKind.rawValue) AND substr(id, 1, \(unsafeRaw: String(party.accountPrefix.count))) = \(bind: party.accountPrefix)
-        """
+    /// The condition on `ledger_accounts` that picks a party's accounts (one per currency). No index finds an id
+    /// prefix on both engines; it costs one scan of the accounts per query.
+    static func isAccount(of party: StatementParty) -> SQLQueryString {
+        "kind = \(bind: party.accountKind.rawValue) AND substr(id, 1, \(unsafeRaw: String(party.accountPrefix.count))) = \(bind: party.accountPrefix)"
     }
 
     /// A person's earnings balances, one per currency earned.
@@ -111,9 +108,7 @@ extension ProfferStore {
     func balances(of party: StatementParty) async throws -> [Money] {
         try await read { db in
             let held = try await db.raw("""
-                SELECT currency, balance FROM ledger_accounts
-                WHERE kind = \(bind: party.accountKind.rawValue) AND substr(id, 1, \(unsafeRaw: String(party.accountPrefix.count))) = \(bind: party.accountPrefix)
-                ORDER BY currency
+                SELECT currency, balance FROM ledger_accounts WHERE \(Self.isAccount(of: party)) ORDER BY currency
                 """).all().map { Money(minorUnits: try $0.decode(column: "balance", as: Int64.self), currency: try $0.decode(column: "currency", as: String.self)) }
             guard party.accountKind.balanceIsDerived else { return held }
             var sums: [String: Int64] = [:]
