@@ -7,7 +7,7 @@ statement, to see SQLite's own share of a disclosure apart from Swift's (numbers
 SEEDED.sqlite: a database seeded by `proffer bench-seed` (e.g. SEED_CACHE/10000/data/proffer.sqlite after
 `SEED_CACHE=DIR Benchmarks/run-load.sh`, or its `---price-minor-units_5` twin for priced). It is copied, not changed.
 VARIANT: words joined by '-': `priced` (a transfer, three legs and the kept balances per disclosure), `noheads`
-(no audit-heads reads or writes), `noidx` (without the ledger entries' by-account index; a database at schema 11
+(no audit-heads reads or writes; from schema 12 on SQLite heads are derived from the entries, never written), `noidx` (without the ledger entries' by-account index; a database at schema 11
 or later indexes only legs of accounts other than earnings, and a priced replay then also links each audit entry
 to its charge, as the server does), `single` (one prepared
 single-row insert executed per entry instead of one multi-row insert), `nosecure` (without secure_delete).
@@ -25,7 +25,12 @@ db.execute('pragma cache_size=-8192'); db.execute('pragma temp_store=MEMORY')
 if 'nosecure' not in variant: db.execute('pragma secure_delete=ON')
 if 'noidx' in variant: db.execute('drop index ledger_entries_by_account')
 grants = [r for r in db.execute('select id, person_id, organisation_id from grants')]
-heads = {p: (s, h) for p, s, h in db.execute('select person_id, seq, hash from audit_heads')}
+# Schema 12 and later keep no head rows on SQLite: a chain's head is its newest entry (the server's auditHeads).
+stored_heads = db.execute("select count(*) from sqlite_master where name = 'audit_heads'").fetchone()[0] == 1
+heads = {p: (s, h) for p, s, h in db.execute('select person_id, seq, hash from audit_heads' if stored_heads
+                                              else 'select person_id, max(seq), hash from audit_entries group by person_id')}
+derive = ('select a.person_id, a.seq, a.hash from people p join audit_entries a on a.person_id = p.id and a.seq = '
+          '(select m.seq from audit_entries m where m.person_id = p.id order by m.seq desc limit 1) where p.id in ({})')
 linked = 'priced' in variant and any(c[1] == 'transfer_id' for c in db.execute('pragma table_info(audit_entries)'))
 B = 64; N = 300
 random.seed(1)
@@ -39,8 +44,10 @@ for b in range(N):
     db.execute(f'select id, expires_at, revoked_at, paid_until, suspended_at from grants where id in ({",".join("?"*B)}) order by id', ids).fetchall()
     ph['grants']+=T()-a; a=T()
     persons = sorted(set(g[1] for g in batch))
-    if 'noheads' not in variant:
+    if 'noheads' not in variant and stored_heads:
         db.execute(f'select person_id, seq, hash from audit_heads where person_id in ({",".join("?"*len(persons))}) order by person_id', persons).fetchall()
+    elif 'noheads' not in variant:
+        db.execute(derive.format(",".join("?"*len(persons))), persons).fetchall()
     ph['heads']+=T()-a; a=T()
     rows = []; newheads = {}
     charge = lambda i: 'trf_%012x-%s' % (int(time.time()*1000)*4096 + i + b*64, 'aaaa-bbbb-cccc-dddddddd')
@@ -57,7 +64,7 @@ for b in range(N):
     else:
         db.execute(f'insert into audit_entries ({columns}) values ' + ','.join([marks]*B), [x for r in rows for x in r])
     ph['insert']+=T()-a; a=T()
-    if 'noheads' not in variant:
+    if 'noheads' not in variant and stored_heads:
         hv = list(newheads.items())
         db.execute('insert into audit_heads (person_id, seq, hash) values ' + ','.join(['(?,?,?)']*len(hv)) + ' on conflict (person_id) do update set seq = excluded.seq, hash = excluded.hash', [x for p,(s,h) in hv for x in (p,s,h)])
     ph['upsert']+=T()-a; a=T()

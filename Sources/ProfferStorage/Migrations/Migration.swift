@@ -3,13 +3,16 @@ import SQLKit
 
 /// One numbered schema change. Statements are written once, with `{BLOB}` and `{BIGINT}` standing for
 /// the engine's own type names, and `{WITHOUT_ROWID}` for SQLite's clustered tables (nothing on PostgreSQL).
+/// A migration `only` for one engine is recorded as applied on the other without running anything there.
 struct Migration: Sendable {
     let version: Int
     let name: String
     let statements: [String]
+    var only: EngineKind? = nil
 
     func sql(for kind: EngineKind) -> [String] {
-        statements.map {
+        if let only, only != kind { return [] }
+        return statements.map {
             $0.replacingOccurrences(of: "{BLOB}", with: kind.blobType)
                 .replacingOccurrences(of: "{BIGINT}", with: kind.bigintType)
                 .replacingOccurrences(of: "{WITHOUT_ROWID}", with: kind == .sqlite ? " WITHOUT ROWID" : "")
@@ -31,6 +34,7 @@ public enum Migrator {
         Migration0009CreateWebhooks.migration,
         Migration0010AddErasure.migration,
         Migration0011LinkChargesFromAudit.migration,
+        Migration0012DeriveAuditHeadsOnSQLite.migration,
     ]
 
     /// The version of every migration this build knows, in order.

@@ -32,7 +32,7 @@ extension ProfferStore {
 
 /// Group commit for the hottest write: concurrent disclosures are gathered and handled by one write job
 /// with a fixed handful of set-based statements per batch (grants, audit heads, records, one multi-row insert
-/// of audit entries, one multi-row upsert of heads) instead of several statements per disclosure.
+/// of audit entries, on PostgreSQL one multi-row upsert of heads) instead of several statements per disclosure.
 actor DisclosureBatcher {
     struct Item: Sendable {
         let grantID: GrantID
@@ -168,12 +168,7 @@ actor DisclosureBatcher {
                 return .failure(DomainError.unavailable("the disclosure could not be processed"))
             }, [], [])
         }
-        var heads: [String: (Int64, String)] = [:]
-        let headQuery = db.select().columns("person_id", "seq", "hash").from("audit_heads").where("person_id", .in, people).orderBy("person_id")
-        if kind == .postgres { headQuery.for(.update) }
-        for row in try await headQuery.all() {
-            heads[try row.decode(column: "person_id", as: String.self)] = (try row.decode(column: "seq", as: Int64.self), try row.decode(column: "hash", as: String.self))
-        }
+        var heads = try await ProfferStore.auditHeads(of: people, on: db, kind: kind, forAppending: true)
         let paidKeys = try await resolveRetries(&outcomes, items: items, on: db, kind: kind)
         try await settlePayments(&outcomes, on: db, kind: kind)
         // A retry of a read earlier in this batch that could not be paid cannot ride on it.
@@ -193,7 +188,7 @@ actor DisclosureBatcher {
         var newKeys = 0
         func append(_ event: AuditEvent, for person: PersonID, charge: TransferID? = nil) -> AuditEntry {
             let head = heads[person.rawValue] ?? (0, AuditEntry.genesisHash)
-            let entry = AuditEntry(event: event, personID: person, previousSequence: head.0, previousHash: head.1)
+            let entry = AuditEntry(event: event, personID: person, previousSequence: head.sequence, previousHash: head.hash)
             heads[person.rawValue] = (entry.sequence, entry.hash)
             entries.append(entry)
             entryCharges.append(charge)
@@ -264,12 +259,11 @@ actor DisclosureBatcher {
                 insert.values(values)
             }
             writes.append(insert.query)
-            let written = Set(entries.map(\.personID.rawValue))
-            let upsert = db.insert(into: "audit_heads").columns("person_id", "seq", "hash")
-            for (person, head) in heads.sorted(by: { $0.key < $1.key }) where written.contains(person) {
-                upsert.values([person, head.0, head.1] as [any Encodable & Sendable])
+            if kind == .postgres {
+                let written = Set(entries.map(\.personID.rawValue))
+                let moved = heads.filter { written.contains($0.key) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value.sequence, $0.value.hash) }
+                if let upsert = ProfferStore.auditHeadsUpsert(moved, on: db) { writes.append(upsert) }
             }
-            writes.append(upsert.onConflict(with: ["person_id"]) { $0.set(excludedValueOf: "seq").set(excludedValueOf: "hash") }.query)
         }
         let (charges, created) = try chargeStatements(transfers, on: db, known: accounts)
         writes += charges

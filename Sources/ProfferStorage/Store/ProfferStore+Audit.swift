@@ -13,10 +13,8 @@ extension ProfferStore {
            let erasedAt = try row.optionalTimestamp("erased_at") {
             throw DomainError.personErased(handle: try row.decode(column: "handle", as: String.self), at: erasedAt)
         }
-        let head = try await db.raw("SELECT seq, hash FROM audit_heads WHERE person_id = \(bind: person.rawValue)\(unsafeRaw: kind.forUpdate)").first()
-        let previousSequence = try head?.decode(column: "seq", as: Int64.self) ?? 0
-        let previousHash = try head?.decode(column: "hash", as: String.self) ?? AuditEntry.genesisHash
-        let entry = AuditEntry(event: event, personID: person, previousSequence: previousSequence, previousHash: previousHash)
+        let head = try await auditHeads(of: [person.rawValue], on: db, kind: kind, forAppending: true)[person.rawValue]
+        let entry = AuditEntry(event: event, personID: person, previousSequence: head?.sequence ?? 0, previousHash: head?.hash ?? AuditEntry.genesisHash)
         try await db.raw("""
             INSERT INTO audit_entries (person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash, transfer_id)
             VALUES (\(bind: person.rawValue), \(bind: entry.sequence), \(bind: entry.kind.rawValue), \(bind: entry.actor),
@@ -24,11 +22,48 @@ extension ProfferStore {
                     \(bind: entry.keysJSON), \(bind: entry.note), \(bind: entry.at.millisecondsSinceEpoch),
                     \(bind: entry.previousHash), \(bind: entry.hash), \(bind: charge?.rawValue))
             """).run()
-        try await db.raw("""
-            INSERT INTO audit_heads (person_id, seq, hash) VALUES (\(bind: person.rawValue), \(bind: entry.sequence), \(bind: entry.hash))
-            ON CONFLICT (person_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
-            """).run()
+        if kind == .postgres { try await moveAuditHeads([(person.rawValue, entry.sequence, entry.hash)], on: db) }
         return entry
+    }
+
+    /// The newest link of each person's chain (people with an empty chain are left out).
+    ///
+    /// On SQLite the head is the chain's newest entry, found through the entries' primary key: its one writer appends
+    /// every entry, so nothing needs a head row of its own (migration 12). On PostgreSQL, when `forAppending`, the
+    /// people's `audit_heads` rows are locked for update, in order, so concurrent writers append one after the other;
+    /// `moveAuditHeads` then records the new heads.
+    static func auditHeads(of people: [String], on db: any SQLDatabase, kind: EngineKind,
+                           forAppending: Bool) async throws -> [String: (sequence: Int64, hash: String)] {
+        guard !people.isEmpty else { return [:] }
+        let binds = people.sorted() as [any Encodable & Sendable]
+        let rows = if kind == .postgres && forAppending {
+            try await db.raw("SELECT person_id, seq, hash FROM audit_heads WHERE person_id IN (\(binds: binds)) ORDER BY person_id FOR UPDATE").all()
+        } else {
+            try await db.raw("""
+                SELECT a.person_id, a.seq, a.hash FROM people p JOIN audit_entries a ON a.person_id = p.id
+                    AND a.seq = (SELECT m.seq FROM audit_entries m WHERE m.person_id = p.id ORDER BY m.seq DESC LIMIT 1)
+                WHERE p.id IN (\(binds: binds))
+                """).all()
+        }
+        var heads: [String: (sequence: Int64, hash: String)] = [:]
+        for row in rows {
+            heads[try row.decode(column: "person_id", as: String.self)] = (try row.decode(column: "seq", as: Int64.self), try row.decode(column: "hash", as: String.self))
+        }
+        return heads
+    }
+
+    /// Records chains' new heads on PostgreSQL (see `auditHeads`), as one statement.
+    static func moveAuditHeads(_ heads: [(person: String, sequence: Int64, hash: String)], on db: any SQLDatabase) async throws {
+        guard let upsert = auditHeadsUpsert(heads, on: db) else { return }
+        try await db.execute(sql: upsert) { _ in }
+    }
+
+    /// The statement that records chains' new heads on PostgreSQL, if there are any.
+    static func auditHeadsUpsert(_ heads: [(person: String, sequence: Int64, hash: String)], on db: any SQLDatabase) -> (any SQLExpression)? {
+        guard !heads.isEmpty else { return nil }
+        let upsert = db.insert(into: "audit_heads").columns("person_id", "seq", "hash")
+        for head in heads { upsert.values([head.person, head.sequence, head.hash] as [any Encodable & Sendable]) }
+        return upsert.onConflict(with: ["person_id"]) { $0.set(excludedValueOf: "seq").set(excludedValueOf: "hash") }.query
     }
 
     /// A page of a person's audit log in ascending order, after sequence `after`.
@@ -66,10 +101,7 @@ extension ProfferStore {
     /// The newest link of a person's chain: (sequence, hash), or (0, genesis) for an empty chain.
     public func auditHead(for person: PersonID) async throws -> (sequence: Int64, hash: String) {
         try await read { db in
-            guard let row = try await db.raw("SELECT seq, hash FROM audit_heads WHERE person_id = \(bind: person.rawValue)").first() else {
-                return (Int64(0), AuditEntry.genesisHash)
-            }
-            return (try row.decode(column: "seq", as: Int64.self), try row.decode(column: "hash", as: String.self))
+            try await Self.auditHeads(of: [person.rawValue], on: db, kind: self.kind, forAppending: false)[person.rawValue] ?? (0, AuditEntry.genesisHash)
         }
     }
 

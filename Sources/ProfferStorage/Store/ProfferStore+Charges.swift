@@ -94,7 +94,7 @@ extension ProfferStore {
         // A grant resuming after a suspension pays only for what is left of the period it resumes in.
         let resuming = grant.suspendedAt != nil && period.start < now
         let amount = period.price(of: monthly, from: resuming ? now : nil)
-        _ = try await db.raw("SELECT seq FROM audit_heads WHERE person_id = \(bind: grant.personID.rawValue)\(unsafeRaw: kind.forUpdate)").first()
+        if kind == .postgres { _ = try await auditHeads(of: [grant.personID.rawValue], on: db, kind: kind, forAppending: true) }
         let wallet = LedgerAccountID.wallet(grant.organisationID, amount.currency)
         let balance = try await db.raw("SELECT balance FROM ledger_accounts WHERE id = \(bind: wallet.rawValue)\(unsafeRaw: kind.forUpdate)").first()?
             .decode(column: "balance", as: Int64.self) ?? 0
