@@ -35,32 +35,32 @@ struct AuditHeadTests {
         }
         await old.shutdown()
 
-        let store = try await database.openStore()
-        let headTables = try await store.engine.read { db in
-            try await db.raw(engine == .sqlite ? "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'audit_heads'"
-                                               : "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = 'audit_heads'")
-                .first()?.decode(column: "n", as: Int.self)
+        try await database.withStore { store in
+            let headTables = try await store.engine.read { db in
+                try await db.raw(engine == .sqlite ? "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'audit_heads'"
+                                                   : "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = 'audit_heads'")
+                    .first()?.decode(column: "n", as: Int.self)
+            }
+            #expect(headTables == (engine == .sqlite ? 0 : 1), "SQLite derives heads from the entries; PostgreSQL keeps its lockable head rows")
+            #expect(try await store.auditHead(for: person) == (second.sequence, second.hash))
+
+            // One link appended one at a time (a record change), then one by the disclosure batcher.
+            _ = try await store.putRecord(person: person, key: "contact.email", at: .now()) { _ in Data("e".utf8) }
+            let organisation = try await StoreContractTests.makeOrganisation(store)
+            let request = DataRequest(id: .generate(), organisationID: organisation.id, personID: person, keys: ["contact.email"], purpose: "ServiceProvision",
+                                      retentionDays: 30, thirdParties: [], durationDays: 10, reason: "delivery",
+                                      state: .pending, createdAt: .now(), decidedAt: nil, grantID: nil)
+            try await store.createRequest(request)
+            let grant = try await store.grantRequest(StoreContractTests.grant(request, expiresAt: .now().adding(days: 1), at: .now()), by: person)
+            let disclosed = try await store.disclose(grant: grant.id, organisation: organisation.id, at: .now()).entry
+
+            let chain = try await StoreContractTests.fullChain(store, person)
+            #expect(chain.prefix(2) == [first, second])
+            #expect(chain.map(\.sequence) == Array(1...Int64(chain.count)), "no link skipped or repeated")
+            #expect(chain.last == disclosed)
+            #expect(AuditChainVerifier.verify(chain).isValid)
+            #expect(try await store.auditHead(for: person) == (disclosed.sequence, disclosed.hash))
         }
-        #expect(headTables == (engine == .sqlite ? 0 : 1), "SQLite derives heads from the entries; PostgreSQL keeps its lockable head rows")
-        #expect(try await store.auditHead(for: person) == (second.sequence, second.hash))
-
-        // One link appended one at a time (a record change), then one by the disclosure batcher.
-        _ = try await store.putRecord(person: person, key: "contact.email", at: .now()) { _ in Data("e".utf8) }
-        let organisation = try await StoreContractTests.makeOrganisation(store)
-        let request = DataRequest(id: .generate(), organisationID: organisation.id, personID: person, keys: ["contact.email"], purpose: "ServiceProvision",
-                                  retentionDays: 30, thirdParties: [], durationDays: 10, reason: "delivery",
-                                  state: .pending, createdAt: .now(), decidedAt: nil, grantID: nil)
-        try await store.createRequest(request)
-        let grant = try await store.grantRequest(StoreContractTests.grant(request, expiresAt: .now().adding(days: 1), at: .now()), by: person)
-        let disclosed = try await store.disclose(grant: grant.id, organisation: organisation.id, at: .now()).entry
-
-        let chain = try await StoreContractTests.fullChain(store, person)
-        #expect(chain.prefix(2) == [first, second])
-        #expect(chain.map(\.sequence) == Array(1...Int64(chain.count)), "no link skipped or repeated")
-        #expect(chain.last == disclosed)
-        #expect(AuditChainVerifier.verify(chain).isValid)
-        #expect(try await store.auditHead(for: person) == (disclosed.sequence, disclosed.hash))
-        await store.shutdown()
     }
 
     @Test(arguments: engines)

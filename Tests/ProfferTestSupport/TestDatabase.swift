@@ -58,6 +58,19 @@ public struct TestDatabase: Sendable {
     public func openStore() async throws -> ProfferStore {
         try await ProfferStore.open(location, logger: Self.logger)
     }
+
+    /// Runs `body` with a store opened on this database and shuts it down afterwards, even when `body` throws.
+    public func withStore<T>(_ body: (ProfferStore) async throws -> T) async throws -> T {
+        let store = try await openStore()
+        do {
+            let result = try await body(store)
+            await store.shutdown()
+            return result
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+    }
 }
 
 public struct TestDatabaseError: Error, CustomStringConvertible {
@@ -67,14 +80,5 @@ public struct TestDatabaseError: Error, CustomStringConvertible {
 
 /// Runs `body` with a freshly opened store and shuts it down afterwards, even when `body` throws.
 public func withStore<T>(_ engine: TestEngine, _ body: (ProfferStore) async throws -> T) async throws -> T {
-    let database = try await TestDatabase.make(engine)
-    let store = try await database.openStore()
-    do {
-        let result = try await body(store)
-        await store.shutdown()
-        return result
-    } catch {
-        await store.shutdown()
-        throw error
-    }
+    try await TestDatabase.make(engine).withStore(body)
 }

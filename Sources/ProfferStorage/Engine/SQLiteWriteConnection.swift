@@ -101,6 +101,18 @@ final class SQLiteWriteConnection: Sendable {
         }
     }
 
+    /// Changes a write may have made to the database since another stamp: equal stamps mean no row was inserted,
+    /// updated or deleted through this connection in between (SQLite's count of changed rows, which counts changes
+    /// rolled back too) and no other connection committed anything (`PRAGMA data_version`, which changes only then).
+    func changeStamp() throws -> WriterChangeStamp {
+        let version = try run("PRAGMA data_version", []).first?.decode(column: "data_version", as: Int64.self) ?? 0
+        let changes = try state.withLock { state in
+            guard let handle = state.handle else { throw SQLiteWriteError(code: SQLITE_MISUSE, message: "the write connection is closed") }
+            return sqlite_nio_sqlite3_total_changes64(handle)
+        }
+        return WriterChangeStamp(rowsChanged: changes, dataVersion: version)
+    }
+
     /// Finalizes the kept statements and closes the connection; later statements fail.
     func close() {
         state.withLock { state in
@@ -220,9 +232,18 @@ private struct SQLiteWriteColumn: CodingKey {
 
 /// The write connection as SQLKit sees it: SQLite's dialect, values encoded and decoded as SQLiteKit does, and each
 /// statement run on the calling thread before the call returns.
+/// See `SQLiteWriteConnection.changeStamp`.
+struct WriterChangeStamp: Equatable, Sendable {
+    var rowsChanged: Int64
+    var dataVersion: Int64
+}
+
 struct SQLiteWriteDatabase: SQLDatabase {
     let connection: SQLiteWriteConnection
     let eventLoop: any EventLoop
+
+    /// See `SQLiteWriteConnection.changeStamp`.
+    func changeStamp() throws -> WriterChangeStamp { try connection.changeStamp() }
 
     var logger: Logger { connection.logger }
     var dialect: any SQLDialect { SQLiteDialect() }

@@ -56,6 +56,8 @@ actor DisclosureBatcher {
     /// Grants as created: keys, purpose and parties never change after creation. What decides whether a grant
     /// is active — `revoked_at` and `expires_at` — is re-read from the database by every batch.
     private let grantCache = GrantCache()
+    /// On SQLite, grants' changing state and chains' heads as the last batch left them, while nothing else writes.
+    private let memory = BatchMemory()
     private var draining = false
     private let maxBatch = 256
 
@@ -91,16 +93,19 @@ actor DisclosureBatcher {
             let cache = grantCache
             let records = recordCache
             let fees = self.fees
+            let memory = self.memory
             do {
                 let accounts = knownAccounts
                 let (results, snapshots, created) = try await writes.write { db in
-                    try await Self.run(items, on: db, kind: kind, cache: cache, records: records, fees: fees, accounts: accounts)
+                    try await Self.run(items, on: db, kind: kind, cache: cache, memory: memory, records: records, fees: fees, accounts: accounts)
                 }
                 // Committed: only now may what the batch read or created be relied on.
                 records?.fill(snapshots)
                 knownAccounts.remember(created)
                 for (waiting, result) in zip(batch, results) { waiting.continuation.resume(with: result) }
             } catch {
+                // What the batch remembered may never have been committed.
+                memory.forget()
                 for waiting in batch { waiting.continuation.resume(throwing: error) }
             }
         }
@@ -129,9 +134,14 @@ actor DisclosureBatcher {
     /// One batch inside one transaction. A disclosure that is refused (unknown grant, revoked, expired, key not
     /// covered, unpaid) gets its error; the others go ahead. Locks, in this order: audit heads (by person), then
     /// wallets (by id) — the order per-month charges use too.
-    static func run(_ items: [Item], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache, records recordCache: RecordCache?,
+    static func run(_ items: [Item], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache, memory: BatchMemory, records recordCache: RecordCache?,
                     fees: FeePolicy, accounts: KnownAccounts) async throws -> ([Result<Disclosure, any Error>], [RecordCache.Snapshot], [LedgerAccountID]) {
-        let grants = try await currentGrants(Array(Set(items.map(\.grantID))), on: db, kind: kind, cache: cache)
+        // On SQLite, rows nothing else has written since the last batch are taken from memory (see `BatchMemory`).
+        let writer = db as? SQLiteWriteDatabase
+        let stamp = try writer?.changeStamp()
+        let ids = Array(Set(items.map(\.grantID)))
+        let (grants, grantsRead) = try await currentGrants(ids, on: db, kind: kind, cache: cache,
+                                                           remembered: stamp.map { memory.grants(ids, at: $0) } ?? [:])
         var outcomes: [Outcome] = items.map { item in
             guard let grant = grants[item.grantID], grant.organisationID == item.organisationID else {
                 return .refused(DomainError.notFound(what: "grant", id: item.grantID.rawValue))
@@ -168,7 +178,9 @@ actor DisclosureBatcher {
                 return .failure(DomainError.unavailable("the disclosure could not be processed"))
             }, [], [])
         }
-        var heads = try await ProfferStore.auditHeads(of: people, on: db, kind: kind, forAppending: true)
+        var heads = stamp == nil ? [:] : memory.heads(of: people)
+        let unknownHeads = people.filter { heads[$0] == nil }
+        heads.merge(try await ProfferStore.auditHeads(of: unknownHeads, on: db, kind: kind, forAppending: true)) { remembered, _ in remembered }
         let paidKeys = try await resolveRetries(&outcomes, items: items, on: db, kind: kind)
         try await settlePayments(&outcomes, on: db, kind: kind)
         // A retry of a read earlier in this batch that could not be paid cannot ride on it.
@@ -274,6 +286,7 @@ actor DisclosureBatcher {
             writes.append(insert.query)
         }
         try await db.runInOneHop(writes)
+        if let writer { memory.remember(grants: grantsRead, heads: heads, at: try writer.changeStamp()) }
         return (results, snapshots, created)
     }
 
@@ -369,12 +382,20 @@ actor DisclosureBatcher {
     }
 
     /// Grants by id with their current state: immutable fields from the cache where known, what changes
-    /// (revocation, expiry, payment, suspension) always from the database. On PostgreSQL the rows are share-locked
-    /// until the batch commits, so a revocation (which takes the grant's row lock first, as every writer of
-    /// grants does) cannot commit between this read and the disclosure.
-    static func currentGrants(_ ids: [GrantID], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache) async throws -> [GrantID: Grant] {
+    /// (revocation, expiry, payment, suspension) from `remembered` (on SQLite, while nothing else has written; see
+    /// `BatchMemory`) or else from the database. On PostgreSQL the rows are share-locked until the batch commits, so a
+    /// revocation (which takes the grant's row lock first, as every writer of grants does) cannot commit between this
+    /// read and the disclosure. Returns the grants and the changing state it read from the database.
+    static func currentGrants(_ ids: [GrantID], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache,
+                              remembered: [GrantID: BatchMemory.GrantState]) async throws -> ([GrantID: Grant], [GrantID: BatchMemory.GrantState]) {
         var grants: [GrantID: Grant] = [:]
-        let known = cache.lookup(ids)
+        var read: [GrantID: BatchMemory.GrantState] = [:]
+        var known = cache.lookup(ids)
+        for (id, state) in remembered {
+            guard var grant = known.removeValue(forKey: id) else { continue }
+            state.apply(to: &grant)
+            grants[id] = grant
+        }
         if !known.isEmpty {
             let query = db.select().columns("id", "expires_at", "revoked_at", "paid_until", "suspended_at").from("grants")
                 .where("id", .in, known.keys.map(\.rawValue)).orderBy("id")
@@ -387,19 +408,21 @@ actor DisclosureBatcher {
                 grant.paidUntil = try row.optionalTimestamp("paid_until")
                 grant.suspendedAt = try row.optionalTimestamp("suspended_at")
                 grants[id] = grant
+                read[id] = BatchMemory.GrantState(of: grant)
             }
         }
-        let unknown = ids.filter { known[$0] == nil }.map(\.rawValue)
+        let unknown = ids.filter { grants[$0] == nil && known[$0] == nil }.map(\.rawValue)
         if !unknown.isEmpty {
             let query = db.select().column("*").from("grants").where("id", .in, unknown).orderBy("id")
             if kind == .postgres { query.for(.share) }
             for row in try await query.all() {
                 let grant = try ProfferStore.grant(row)
                 grants[grant.id] = grant
+                read[grant.id] = BatchMemory.GrantState(of: grant)
                 cache.remember(grant)
             }
         }
-        return grants
+        return (grants, read)
     }
 
     /// Decides which per-disclosure payments the wallets can make, in the batch's order: each wallet is read
