@@ -39,6 +39,27 @@ import ProfferTestSupport
         }
     }
 
+    @Test func rowsInsertedAsTextAndTypedBindsComeBackAsWritten() async throws {
+        try await Self.withConnection { db in
+            try await db.raw("CREATE TABLE rows (label TEXT, amount INTEGER, body BLOB, note TEXT)").run()
+            var insert = RowsInsert(into: "rows", columns: ["label", "amount", "body", "note"])
+            insert.append([.text("first — ✓"), .integer(Int64.min), .blob(Data([0, 255])), .text(nil)])
+            insert.append([.text("second"), .integer(nil), .blob(nil), .text("note")])
+            #expect(insert.sqlite.sql == "INSERT INTO rows (label, amount, body, note) VALUES (?, ?, ?, ?), (?, ?, ?, ?)")
+            try await db.execute(sql: insert) { _ in }
+            let rows = try await db.raw("SELECT label, amount, body, note FROM rows ORDER BY rowid").all()
+            #expect(try rows.map { try $0.decode(column: "label", as: String.self) } == ["first — ✓", "second"])
+            #expect(try rows.map { try $0.decode(column: "amount", as: Int64?.self) } == [Int64.min, nil])
+            #expect(try rows.map { try $0.decode(column: "body", as: Data?.self) } == [Data([0, 255]), nil])
+            #expect(try rows.map { try $0.decode(column: "note", as: String?.self) } == [nil, "note"])
+            // Serialised through sql-kit (as on PostgreSQL): the same statement in the dialect's placeholders, one bind per value.
+            var serializer = SQLSerializer(database: db)
+            insert.serialize(to: &serializer)
+            #expect(serializer.sql == "INSERT INTO rows (label, amount, body, note) VALUES (?1, ?2, ?3, ?4), (?5, ?6, ?7, ?8)")
+            #expect(serializer.binds.count == 8)
+        }
+    }
+
     @Test func aKeptStatementAnswersEachUseWithItsOwnBinds() async throws {
         try await Self.withConnection { db in
             try await db.raw("CREATE TABLE numbers (n INTEGER PRIMARY KEY)").run()

@@ -263,6 +263,11 @@ struct SQLiteWriteDatabase: SQLDatabase {
     }
 
     private func run(_ query: any SQLExpression, _ onRow: (any SQLRow) -> Void) throws {
+        if let insert = query as? RowsInsert {
+            let (sql, binds) = insert.sqlite
+            _ = try connection.run(sql, binds)
+            return
+        }
         let (sql, binds) = serialize(query)
         let encoder = SQLiteDataEncoder()
         let rows = try connection.run(sql, try binds.map { try Self.data($0, encoder: encoder) })

@@ -260,17 +260,17 @@ actor DisclosureBatcher {
             let charging = !transfers.isEmpty
             var columns = ["person_id", "seq", "kind", "actor", "organisation_id", "request_id", "grant_id", "keys", "note", "at", "previous_hash", "hash"]
             if charging { columns.append("transfer_id") }
-            let insert = db.insert(into: "audit_entries").columns(columns)
+            var insert = RowsInsert(into: "audit_entries", columns: columns)
             for (entry, charge) in zip(entries, entryCharges) {
-                var values: [any Encodable & Sendable] = [
-                    entry.personID.rawValue, entry.sequence, entry.kind.rawValue, entry.actor, entry.organisationID?.rawValue,
-                    entry.requestID?.rawValue, entry.grantID?.rawValue, entry.keysJSON, entry.note,
-                    entry.at.millisecondsSinceEpoch, entry.previousHash, entry.hash,
+                var values: [SQLValue] = [
+                    .text(entry.personID.rawValue), .integer(entry.sequence), .text(entry.kind.rawValue), .text(entry.actor),
+                    .text(entry.organisationID?.rawValue), .text(entry.requestID?.rawValue), .text(entry.grantID?.rawValue),
+                    .text(entry.keysJSON), .text(entry.note), .integer(entry.at.millisecondsSinceEpoch), .text(entry.previousHash), .text(entry.hash),
                 ]
-                if charging { values.append(charge?.rawValue) }
-                insert.values(values)
+                if charging { values.append(.text(charge?.rawValue)) }
+                insert.append(values)
             }
-            writes.append(insert.query)
+            writes.append(insert)
             if kind == .postgres {
                 let written = Set(entries.map(\.personID.rawValue))
                 let moved = heads.filter { written.contains($0.key) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value.sequence, $0.value.hash) }
@@ -458,8 +458,8 @@ actor DisclosureBatcher {
     /// entries, see `LedgerAccountKind.balanceIsDerived`), and the legs.
     /// Returns the earnings accounts it made sure exist, to be remembered once the batch commits.
     static func chargeStatements(_ transfers: [Transfer], on db: any SQLDatabase, known: KnownAccounts) throws -> ([any SQLExpression], [LedgerAccountID]) {
-        guard let transfersInsert = ProfferStore.transfersInsert(transfers, on: db) else { return ([], []) }
-        var statements = [transfersInsert]
+        guard let transfersInsert = ProfferStore.transfersInsert(transfers) else { return ([], []) }
+        var statements: [any SQLExpression] = [transfersInsert]
         var deltas: [LedgerAccountID: (kind: LedgerAccountKind, currency: String, amount: Int64)] = [:]
         for transfer in transfers {
             for leg in transfer.legs {
@@ -484,7 +484,7 @@ actor DisclosureBatcher {
             }
             statements.append(create.ignoringConflicts(with: ["id"]).query)
         }
-        if let entries = ProfferStore.entriesInsert(transfers, on: db) { statements.append(entries) }
+        if let entries = ProfferStore.entriesInsert(transfers) { statements.append(entries) }
         return (statements, derived.map(\.key))
     }
 

@@ -110,11 +110,11 @@ extension ProfferStore {
     /// Inserts transfers' rows (one statement), with what each pays for. Columns every row leaves empty are left
     /// out, which keeps the hottest insert (a batch of disclosure charges) small.
     static func insertTransfers(_ transfers: [Transfer], provider: String? = nil, on db: any SQLDatabase) async throws {
-        if let insert = transfersInsert(transfers, provider: provider, on: db) { try await db.execute(sql: insert) { _ in } }
+        if let insert = transfersInsert(transfers, provider: provider) { try await db.execute(sql: insert) { _ in } }
     }
 
     /// The statement inserting transfers' rows, or nil for none.
-    static func transfersInsert(_ transfers: [Transfer], provider: String? = nil, on db: any SQLDatabase) -> (any SQLExpression)? {
+    static func transfersInsert(_ transfers: [Transfer], provider: String? = nil) -> RowsInsert? {
         guard !transfers.isEmpty else { return nil }
         let withReference = transfers.contains { $0.reference != nil }
         let withPeriod = transfers.contains { $0.subject?.periodStart != nil }
@@ -122,41 +122,33 @@ extension ProfferStore {
         if withReference { columns.append("reference") }
         if withPeriod { columns.append("period_start") }
         if provider != nil { columns.append("provider") }
-        let insert = db.insert(into: "ledger_transfers").columns(columns)
+        var insert = RowsInsert(into: "ledger_transfers", columns: columns)
         for transfer in transfers {
             let subject = transfer.subject
-            var values: [any Encodable & Sendable] = [transfer.id.rawValue, transfer.kind.rawValue, transfer.currency, transfer.at.millisecondsSinceEpoch]
-            // Plain values where there are some: an optional costs the database encoder a slow path per value.
-            if let subject {
-                values += [subject.grantID.rawValue, subject.organisationID.rawValue, subject.personID.rawValue]
-                if let sequence = subject.auditSequence { values.append(sequence) } else { values.append(Int64?.none) }
-            } else {
-                values += [String?.none, String?.none, String?.none, Int64?.none]
-            }
-            if withReference { values.append(transfer.reference) }
-            if withPeriod { values.append(subject?.periodStart?.millisecondsSinceEpoch) }
-            if let provider { values.append(provider) }
-            insert.values(values)
+            var values: [SQLValue] = [
+                .text(transfer.id.rawValue), .text(transfer.kind.rawValue), .text(transfer.currency), .integer(transfer.at.millisecondsSinceEpoch),
+                .text(subject?.grantID.rawValue), .text(subject?.organisationID.rawValue), .text(subject?.personID.rawValue), .integer(subject?.auditSequence),
+            ]
+            if withReference { values.append(.text(transfer.reference)) }
+            if withPeriod { values.append(.integer(subject?.periodStart?.millisecondsSinceEpoch)) }
+            if let provider { values.append(.text(provider)) }
+            insert.append(values)
         }
-        return insert.query
+        return insert
     }
 
     /// Inserts transfers' legs (one statement). Balances are the caller's business.
     static func insertEntries(_ transfers: [Transfer], on db: any SQLDatabase) async throws {
-        if let insert = entriesInsert(transfers, on: db) { try await db.execute(sql: insert) { _ in } }
+        if let insert = entriesInsert(transfers) { try await db.execute(sql: insert) { _ in } }
     }
 
     /// The statement inserting transfers' legs, or nil for none.
-    static func entriesInsert(_ transfers: [Transfer], on db: any SQLDatabase) -> (any SQLExpression)? {
-        let insert = db.insert(into: "ledger_entries").columns("transfer_id", "account_id", "amount")
-        var any = false
+    static func entriesInsert(_ transfers: [Transfer]) -> RowsInsert? {
+        var insert = RowsInsert(into: "ledger_entries", columns: ["transfer_id", "account_id", "amount"])
         for transfer in transfers {
-            for leg in transfer.legs {
-                insert.values([transfer.id.rawValue, leg.account.rawValue, leg.amount] as [any Encodable & Sendable])
-                any = true
-            }
+            for leg in transfer.legs { insert.append([.text(transfer.id.rawValue), .text(leg.account.rawValue), .integer(leg.amount)]) }
         }
-        return any ? insert.query : nil
+        return insert.isEmpty ? nil : insert
     }
 
     /// An organisation's wallet balances, one per currency it holds.
