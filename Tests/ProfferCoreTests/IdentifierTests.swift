@@ -3,9 +3,41 @@ import Testing
 
 @testable import ProfferCore
 
-/// Time-ordered identifiers: RFC 9562 version 7 UUIDs that sort in the order they were made.
+/// Typed identifiers: what is accepted from outside, and time-ordered ones (RFC 9562 version 7 UUIDs) that sort in the
+/// order they were made.
 @Suite("Identifiers")
 struct IdentifierTests {
+    @Test
+    func onlyThePrefixAndALowercaseUUIDAreAccepted() {
+        let id = GrantID.generate().rawValue
+        let uuid = String(id.dropFirst("grt_".count))
+        for good in [id, GrantID.generateTimeOrdered(at: .now()).rawValue, "grt_00000000-0000-0000-0000-000000000000", "grt_ffffffff-ffff-ffff-ffff-ffffffffffff"] {
+            #expect(GrantID(good)?.rawValue == good, "\(good)")
+        }
+        let shortened = String(uuid.dropLast()), cut = String(uuid.dropLast(2)), tail = String(uuid.dropFirst())
+        let noDashes = uuid.replacingOccurrences(of: "-", with: ""), zeroDashes = uuid.replacingOccurrences(of: "-", with: "0")
+        let movedDash = String(uuid.prefix(7)) + "-" + String(uuid.dropFirst(8))
+        var bad: [String] = ["", "grt_", "grt", uuid, "prs_" + uuid, "GRT_" + uuid, "grt-" + uuid, "grt__" + uuid]
+        bad += ["grt_" + uuid.uppercased(), "grt_" + uuid + "0", "grt_" + shortened, "grt_" + noDashes, "grt_" + zeroDashes]
+        bad += ["grt_g" + tail, "grt_" + movedDash, "grt_" + shortened + "é", "grt_" + shortened + "\u{0}", "grt_" + cut + "٣"]
+        bad += [" grt_" + tail, "grt_{" + String(uuid.dropFirst(2)) + "}"]
+        for text in bad { #expect(GrantID(text) == nil, "\(text.debugDescription)") }
+    }
+
+    @Test
+    func randomIdsAreVersion4UUIDsInCanonicalLowercaseTextAndDoNotRepeat() throws {
+        let ids = (0..<10_000).map { _ in PersonID.generate().rawValue }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(500) + [OrganisationID.generateTimeOrdered().rawValue] {
+            let text = String(id.drop { $0 != "_" }.dropFirst())
+            let parsed = try #require(UUID(uuidString: text), "\(id)")
+            #expect(parsed.uuidString.lowercased() == text)
+            let version = Array(text)[14], variant = Array(text)[19]
+            #expect(id.hasPrefix("org_") ? version == "7" : version == "4")
+            #expect("89ab".contains(variant))
+        }
+    }
+
     @Test
     func timeOrderedIdsSortInTheOrderTheyWereMadeEvenWithinOneMillisecond() throws {
         let now = Timestamp.now()

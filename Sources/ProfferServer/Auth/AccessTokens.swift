@@ -33,7 +33,20 @@ struct AccessTokenClaims: JWTPayload, Equatable {
         try exp.verifyNotExpired()
     }
 
-    var scopes: Set<String> { Set(scope.split(separator: " ").map(String.init)) }
+}
+
+/// A verified token's claims with what every request asks of them, worked out once when it is first verified.
+struct VerifiedToken: Sendable {
+    let claims: AccessTokenClaims
+    /// The organisation it was issued to, or nil if its subject is not an organisation's id.
+    let organisationID: OrganisationID?
+    let scopes: Set<String>
+
+    init(_ claims: AccessTokenClaims) {
+        self.claims = claims
+        organisationID = OrganisationID(claims.sub.value)
+        scopes = Set(claims.scope.split(separator: " ").map(String.init))
+    }
 }
 
 /// Issues and verifies organisations' access tokens: EdDSA-signed JWTs whose public key is published in
@@ -46,7 +59,7 @@ final class AccessTokens: Sendable {
     let issuer: String
     let lifetimeSeconds: Int
     private let cacheLimit: Int
-    private let cache = Mutex<[Data: AccessTokenClaims]>([:])
+    private let cache = Mutex<[Data: VerifiedToken]>([:])
 
     static let audience = "proffer-api"
     /// The organisation console's cookie: a token the API does not accept.
@@ -93,24 +106,25 @@ final class AccessTokens: Sendable {
         Hex.encode(Data(SHA256.hash(data: Data("proffer-console-session|".utf8) + secretDigest)).prefix(16))
     }
 
-    /// The claims of a valid, unexpired token issued by this server for `audience`, or nil.
-    func verify(_ token: String, audience: String = AccessTokens.audience, now: Date = Date()) async -> AccessTokenClaims? {
+    /// A valid, unexpired token issued by this server for `audience`, or nil.
+    func verify(_ token: String, audience: String = AccessTokens.audience, now: Date = Date()) async -> VerifiedToken? {
         let digest = Data(SHA256.hash(data: Data(token.utf8)))
         if let cached = cache.withLock({ $0[digest] }) {
-            return cached.exp.value > now && cached.aud.value.contains(audience) ? cached : nil
+            return cached.claims.exp.value > now && cached.claims.aud.value.contains(audience) ? cached : nil
         }
         guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self),
               claims.iss.value == issuer, claims.aud.value.contains(audience)
         else { return nil }
+        let verified = VerifiedToken(claims)
         cache.withLock { entries in
             if entries.count >= cacheLimit {
-                entries = entries.filter { $0.value.exp.value > now }
+                entries = entries.filter { $0.value.claims.exp.value > now }
                 // Still full of live tokens (someone minting many): start over rather than grow without bound.
                 if entries.count >= cacheLimit { entries.removeAll(keepingCapacity: true) }
             }
-            entries[digest] = claims
+            entries[digest] = verified
         }
-        return claims
+        return verified
     }
 
     /// How many verified tokens are cached (for tests of the bound).

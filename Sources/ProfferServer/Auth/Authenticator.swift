@@ -59,12 +59,12 @@ struct Authenticator: Sendable {
         guard let token = Self.bearer(request) else {
             throw Problem.unauthorized("get an access token from POST /oauth/token and send it as `Authorization: Bearer …`")
         }
-        guard let claims = await accessTokens.verify(token), let id = OrganisationID(claims.sub.value) else {
+        guard let verified = await accessTokens.verify(token), let id = verified.organisationID else {
             throw Problem(.unauthorized, "invalid-token", title: "Invalid access token",
                           detail: "the access token is malformed, forged, expired or not an organisation token",
                           headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
         }
-        return OrganisationIdentity(organisationID: id, scopes: claims.scopes)
+        return OrganisationIdentity(organisationID: id, scopes: verified.scopes)
     }
 
     /// The operator, by the admin token.

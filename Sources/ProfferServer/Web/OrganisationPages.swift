@@ -27,10 +27,10 @@ struct OrganisationPages: Sendable {
     /// since the session was opened (rotating it is how a leaked secret's console sessions are ended).
     func organisation(_ request: Request) async throws -> Organisation? {
         guard let token = request.cookies[Self.consoleCookie]?.value, token.utf8.count < 4096,
-              let claims = await services.accessTokens.verify(token, audience: AccessTokens.consoleAudience),
-              let id = OrganisationID(claims.sub.value),
+              let verified = await services.accessTokens.verify(token, audience: AccessTokens.consoleAudience),
+              let id = verified.organisationID,
               let organisation = try await services.store.organisation(id: id),
-              claims.secret_binding == AccessTokens.binding(of: organisation.secretDigest) else { return nil }
+              verified.claims.secret_binding == AccessTokens.binding(of: organisation.secretDigest) else { return nil }
         return organisation
     }
 

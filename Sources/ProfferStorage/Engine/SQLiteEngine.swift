@@ -27,7 +27,7 @@ final class SQLiteEngine: DatabaseEngine {
     private let checkpointer: SQLiteConnection
     private let databaseFile: DatabaseFile
     private let checkpointTask: Task<Void, Never>
-    /// What the background task does every `checkpointInterval` (a second unless a test says otherwise).
+    /// What the background task does every `checkpointInterval` (half a second unless a test says otherwise).
     let checkpointPass: CheckpointPass
     /// Set by a background checkpoint pass that found the WAL too long, cleared by the pipeline's finishing pass.
     private let finishCheckpoint = Flag()
@@ -64,7 +64,7 @@ final class SQLiteEngine: DatabaseEngine {
     }
 
     static func open(path: String, synchronous: SQLiteSynchronous, readerCount: Int = 4,
-                     walFramesBeforeRestart: Int = defaultWALFramesBeforeRestart, checkpointInterval: Duration = .seconds(1),
+                     walFramesBeforeRestart: Int = defaultWALFramesBeforeRestart, checkpointInterval: Duration = .milliseconds(500),
                      logger: Logger) async throws -> SQLiteEngine {
         let checkpointPool = NIOThreadPool(numberOfThreads: 1)
         checkpointPool.start()
