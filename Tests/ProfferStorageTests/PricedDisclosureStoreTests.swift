@@ -329,6 +329,7 @@ struct PricedDisclosureStoreTests {
             #expect(try await store.chargeDuePeriods(at: ahead).count == 1)
             #expect(try await store.walletBalances(organisation.id) == [Money(minorUnits: 1_000, currency: "EUR")])
             let earnedBoth = try #require(try await store.earningsBalances(person.id).first)
+            _ = try await WebhookOutboxStoreTests.endpoint(store, organisation, [.grantRevoked])
             // …and the person revokes a minute later, before it begins: that month goes back, the first stays paid.
             grant = try await store.revokeGrant(grant.id, by: person.id, reason: "changed my mind", at: ahead.adding(seconds: 60))
             #expect(grant.paidUntil == Timestamp(rfc3339: "2026-02-28T10:00:00Z"))
@@ -340,6 +341,19 @@ struct PricedDisclosureStoreTests {
             #expect(revocation.note?.contains("refunded to the organisation (5.00 EUR)") == true, "\(revocation.note ?? "")")
             let lines = try await store.statement(of: .organisation(organisation.id), from: t0, to: t0.adding(days: 60))
             #expect(lines.first { $0.kind == "period-refund" }?.amount == Money(minorUnits: 500, currency: "EUR"))
+            // The organisation is told in the revocation's event, with the refund's transfer as its statement shows it.
+            let told = try await WebhookOutboxStoreTests.events(store, organisation).filter { $0.type == .grantRevoked }
+            guard told.count == 1, case .object(let data) = told[0].payload, case .object(let refund)? = data["refund"] else {
+                Issue.record("no grant.revoked event with a refund: \(told.map(\.payload))")
+                return
+            }
+            #expect(refund["amount"] == Money(minorUnits: 500, currency: "EUR").json)
+            #expect(refund["periodStart"] == .string("2026-02-28T10:00:00.000Z"))
+            guard case .string(let transfer)? = refund["transferId"], let id = TransferID(transfer) else {
+                Issue.record("the refund names no transfer")
+                return
+            }
+            #expect(try await Self.count(store, "SELECT COUNT(*) AS n FROM ledger_transfers WHERE kind = 'period-refund' AND id = '\(id.rawValue)'") == 1)
             #expect(try await store.statement(of: .person(person.id), from: t0, to: t0.adding(days: 60)).first { $0.kind == "period-refund" }?.amount
                     == Money(minorUnits: earned.minorUnits - earnedBoth.minorUnits, currency: "EUR"))
             var report = try await store.checkLedger()
@@ -350,6 +364,8 @@ struct PricedDisclosureStoreTests {
             let before = try await store.walletBalances(organisation.id)
             _ = try await store.revokeGrant(other.id, by: person.id, reason: nil, at: t0.adding(days: 10))
             #expect(try await store.walletBalances(organisation.id) == before)
+            let quiet = try await WebhookOutboxStoreTests.events(store, organisation).filter { $0.type == .grantRevoked && $0.grantID == other.id }
+            if case .object(let data)? = quiet.first?.payload { #expect(data["refund"] == nil && data["revokedAt"] != nil) } else { Issue.record("no event") }
             report = try await store.checkLedger()
             #expect(report.isValid, "\(report.problems)")
         }

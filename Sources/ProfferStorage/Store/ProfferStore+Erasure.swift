@@ -112,10 +112,11 @@ extension ProfferStore {
             }
 
             var revoked: [Grant] = []
+            var refunds: [GrantID: RevocationRefund] = [:]
             for var grant in grants {
                 if grant.isLive(at: now) {
                     let (request, organisation) = try parties(of: grant)
-                    try await Self.revokeLive(&grant, actor: actor, note: "revoked: the person closed their account", at: now, on: db, kind: kind)
+                    refunds[grant.id] = try await Self.revokeLive(&grant, actor: actor, note: "revoked: the person closed their account", at: now, on: db, kind: kind)
                     if let receipt = try await receipts(.revoked(grant, request: request, organisation: organisation)) {
                         try await Self.insertReceipt(receipt, on: db)
                     }
@@ -182,7 +183,7 @@ extension ProfferStore {
             // Every organisation that ever held a grant, from the rows this transaction locked: what the person.erased
             // event is built from, in this same transaction.
             let notices = Self.erasureNotices(grants)
-            try await Self.emitErasure(of: person.handle, personID: id, revoked: revoked, refused: refused, notices: notices, at: now, on: db)
+            try await Self.emitErasure(of: person.handle, personID: id, revoked: revoked, refunds: refunds, refused: refused, notices: notices, at: now, on: db)
             return AccountClosure(personID: id, handle: person.handle, erasedAt: now, revokedGrants: revoked, refusedRequests: refused,
                                   notices: notices, recordVersionsDeleted: versions, closingEntry: closing)
         }
@@ -194,10 +195,11 @@ extension ProfferStore {
     /// The organisations to tell, each with every grant it ever held from the person, in a stable order.
     /// The webhook events of an erasure, in its transaction: `grant.revoked` and `request.decided` for what it revoked and
     /// refused, and `person.erased` to every organisation that ever held a grant — the erasure request it must honour.
-    static func emitErasure(of handle: String, personID: PersonID, revoked: [Grant], refused: [DataRequest], notices: [ErasureNotice],
-                            at now: Timestamp, on db: any SQLDatabase) async throws {
+    static func emitErasure(of handle: String, personID: PersonID, revoked: [Grant], refunds: [GrantID: RevocationRefund], refused: [DataRequest],
+                            notices: [ErasureNotice], at now: Timestamp, on db: any SQLDatabase) async throws {
         for grant in revoked {
-            try await emitGrantChange(.grantRevoked, of: grant, extra: ["revokedAt": .string(now.rfc3339), "reason": .string("person-erased")], at: now, on: db)
+            try await emitGrantChange(.grantRevoked, of: grant, extra: RevocationRefund.eventData(revokedAt: now, refund: refunds[grant.id],
+                                                                                                  extra: ["reason": .string("person-erased")]), at: now, on: db)
         }
         for request in refused {
             try await emitDecision(of: request, grant: nil, at: now, on: db)

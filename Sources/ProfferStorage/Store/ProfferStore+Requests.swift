@@ -208,18 +208,19 @@ extension ProfferStore {
             guard grant.isLive(at: now) else {
                 throw DomainError.grantNotActive(grantID: id, status: status, since: grant.stoppedAt)
             }
-            try await Self.revokeLive(&grant, actor: "person", note: reason.map { "revoked: \($0)" } ?? "revoked", at: now, on: db, kind: kind)
+            let refund = try await Self.revokeLive(&grant, actor: "person", note: reason.map { "revoked: \($0)" } ?? "revoked", at: now, on: db, kind: kind)
             if let receipt { try await Self.insertReceipt(receipt, on: db) }
-            try await Self.emitGrantChange(.grantRevoked, of: grant, extra: ["revokedAt": .string(now.rfc3339)], at: now, on: db)
+            try await Self.emitGrantChange(.grantRevoked, of: grant, extra: RevocationRefund.eventData(revokedAt: now, refund: refund), at: now, on: db)
             return grant
         }
     }
 
     /// Revokes a live grant inside the caller's transaction, with its audit entry. A month of a per-month grant
-    /// charged ahead that has not begun goes back to the organisation, the refund linked from that entry; a month
-    /// that has begun stays paid.
+    /// charged ahead that has not begun goes back to the organisation, the refund linked from that entry (and
+    /// returned, for the `grant.revoked` event); a month that has begun stays paid.
+    @discardableResult
     static func revokeLive(_ grant: inout Grant, actor: String, note: String, at now: Timestamp, on db: any SQLDatabase,
-                           kind: EngineKind) async throws {
+                           kind: EngineKind) async throws -> RevocationRefund? {
         let unstarted = try await unstartedPeriod(of: grant, at: now, on: db)
         if let unstarted { grant.paidUntil = unstarted.start }
         try await db.raw("""
@@ -232,10 +233,10 @@ extension ProfferStore {
             AuditEvent(kind: .grantRevoked, actor: actor, organisationID: grant.organisationID, requestID: grant.requestID,
                        grantID: grant.id, keys: grant.keys, note: note + refunded, at: now),
             for: grant.personID, charge: refundID, on: db, kind: kind)
-        if let unstarted, let refundID {
-            _ = try await post(try unstarted.refund(refundID, of: grant, auditSequence: entry.sequence, at: now), on: db, kind: kind)
-        }
         grant.revokedAt = now
+        guard let unstarted, let refundID else { return nil }
+        _ = try await post(try unstarted.refund(refundID, of: grant, auditSequence: entry.sequence, at: now), on: db, kind: kind)
+        return RevocationRefund(transfer: refundID, amount: unstarted.amount, periodStart: unstarted.start)
     }
 
 
@@ -257,5 +258,23 @@ extension ProfferStore {
             suspendedAt: try row.optionalTimestamp("suspended_at"),
             pushValues: try row.decode(column: "push_values", as: Int.self) != 0
         )
+    }
+}
+
+/// What revoking a grant gave back to its organisation: a month of a per-month grant charged ahead that had not begun.
+struct RevocationRefund: Sendable {
+    let transfer: TransferID
+    let amount: Money
+    let periodStart: Timestamp
+
+    /// The `grant.revoked` event's own fields: when, and the refund if there was one.
+    static func eventData(revokedAt: Timestamp, refund: RevocationRefund?, extra: [String: JSONValue] = [:]) -> [String: JSONValue] {
+        var data = extra
+        data["revokedAt"] = .string(revokedAt.rfc3339)
+        if let refund {
+            data["refund"] = .object(["transferId": .string(refund.transfer.rawValue), "amount": refund.amount.json,
+                                      "periodStart": .string(refund.periodStart.rfc3339)])
+        }
+        return data
     }
 }
