@@ -54,7 +54,8 @@ actor DisclosureBatcher {
     private let kind: EngineKind
     private var pending: [Pending] = []
     /// Grants as created: keys, purpose and parties never change after creation. What decides whether a grant
-    /// is active — `revoked_at` and `expires_at` — is re-read from the database by every batch.
+    /// is active — `revoked_at` and `expires_at` — is re-read from the database by every batch (on SQLite, unless
+    /// nothing else has written since the last batch: `memory`).
     private let grantCache = GrantCache()
     /// On SQLite, grants' changing state and chains' heads as the last batch left them, while nothing else writes.
     private let memory = BatchMemory()
