@@ -31,11 +31,12 @@ final class SQLiteEngine: DatabaseEngine {
     let checkpointPass: CheckpointPass
     /// Set by a background checkpoint pass that found the WAL too long, cleared by the pipeline's finishing pass.
     private let finishCheckpoint = Flag()
-    /// How large the WAL may grow under steady writes before the pipeline makes it start over: 256 MiB. Each start-over
+    /// How large the WAL may grow under steady writes before the pipeline makes it start over: 512 MiB. Each start-over
     /// stalls the pipeline for a few milliseconds (the finishing step's flushes); at 64 MiB that came twice a second
-    /// under full load and put the 99th percentile over 20 ms. A longer WAL costs disk space and a moment at start-up
-    /// (SQLite reads it back to rebuild its index), nothing per query.
-    static let walBytesLimit = 256 << 20
+    /// under full load and put the 99th percentile over 20 ms, and at 256 MiB, once disclosures passed ~17,000/s, every
+    /// three seconds or so with p99 at 22–32 ms (BENCHMARKS.md, run 10). A longer WAL costs disk space and a moment at
+    /// start-up (SQLite reads it back to rebuild its index), nothing per query.
+    static let walBytesLimit = 512 << 20
     /// The same bound in WAL frames (a 4 KiB page and its 24-byte header each).
     static let defaultWALFramesBeforeRestart = walBytesLimit / (4_096 + 24)
 
