@@ -31,18 +31,6 @@ struct WebhookOutboxStoreTests {
         return try await store.grantRequest(grant, by: person.id)
     }
 
-    static func withStore(_ engine: TestEngine, _ body: (ProfferStore) async throws -> Void) async throws {
-        let database = try await TestDatabase.make(engine)
-        let store = try await database.openStore()
-        do {
-            try await body(store)
-        } catch {
-            await store.shutdown()
-            throw error
-        }
-        await store.shutdown()
-    }
-
     static func events(_ store: ProfferStore, _ organisation: Organisation) async throws -> [WebhookEvent] {
         try await store.webhookDeliveries(of: organisation.id, limit: 200).map(\.1)
     }
@@ -53,7 +41,7 @@ struct WebhookOutboxStoreTests {
 
     @Test(arguments: engines)
     func eventsGoOnlyToSubscribedEndpointsAndPermittedOrganisations(engine: TestEngine) async throws {
-        try await Self.withStore(engine) { store in
+        try await withStore(engine) { store in
             let person = try await StoreContractTests.makePerson(store)
             let pushing = try await StoreContractTests.makeOrganisation(store)
             let telling = try await StoreContractTests.makeOrganisation(store)
@@ -98,7 +86,7 @@ struct WebhookOutboxStoreTests {
 
     @Test(arguments: engines)
     func aFailedChangeWritesNoEvent(engine: TestEngine) async throws {
-        try await Self.withStore(engine) { store in
+        try await withStore(engine) { store in
             let person = try await StoreContractTests.makePerson(store)
             let organisation = try await StoreContractTests.makeOrganisation(store)
             _ = try await Self.endpoint(store, organisation)
@@ -145,7 +133,7 @@ struct WebhookOutboxStoreTests {
 
     @Test(arguments: engines)
     func attemptsMoveADeliveryOnAndAReplayStartsTheScheduleAgain(engine: TestEngine) async throws {
-        try await Self.withStore(engine) { store in
+        try await withStore(engine) { store in
             let person = try await StoreContractTests.makePerson(store)
             let organisation = try await StoreContractTests.makeOrganisation(store)
             let stranger = try await StoreContractTests.makeOrganisation(store)
@@ -193,7 +181,7 @@ struct WebhookOutboxStoreTests {
 
     @Test(arguments: engines)
     func deletingAnEndpointStopsItsDeliveriesAndKeepsTheLog(engine: TestEngine) async throws {
-        try await Self.withStore(engine) { store in
+        try await withStore(engine) { store in
             let person = try await StoreContractTests.makePerson(store)
             let organisation = try await StoreContractTests.makeOrganisation(store)
             let stranger = try await StoreContractTests.makeOrganisation(store)
@@ -216,7 +204,7 @@ struct WebhookOutboxStoreTests {
 
     @Test(arguments: engines)
     func expiryAndSuspensionAreEventsOfTheirOwnTransactions(engine: TestEngine) async throws {
-        try await Self.withStore(engine) { store in
+        try await withStore(engine) { store in
             let person = try await StoreContractTests.makePerson(store)
             let organisation = try await StoreContractTests.makeOrganisation(store)
             _ = try await Self.endpoint(store, organisation, [.grantExpired, .grantSuspended])
@@ -256,7 +244,7 @@ struct WebhookOutboxStoreTests {
 
     @Test(arguments: engines)
     func erasureTellsEveryOrganisationThatEverHeldAGrant(engine: TestEngine) async throws {
-        try await Self.withStore(engine) { store in
+        try await withStore(engine) { store in
             let person = try await StoreContractTests.makePerson(store)
             let live = try await StoreContractTests.makeOrganisation(store)
             let former = try await StoreContractTests.makeOrganisation(store)

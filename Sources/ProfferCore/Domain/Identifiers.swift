@@ -53,20 +53,7 @@ public struct Identifier<Tag: IdentifierTag>: Hashable, Sendable, Codable, Custo
     /// A UUID's canonical text in lowercase: 8-4-4-4-12 hexadecimal digits.
     private static func uuidText(_ bytes: uuid_t) -> String {
         withUnsafeBytes(of: bytes) { raw in
-            String(unsafeUninitializedCapacity: 36) { text in
-                let digits: StaticString = "0123456789abcdef"
-                var at = 0
-                for (index, byte) in raw.enumerated() {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        text[at] = UInt8(ascii: "-")
-                        at += 1
-                    }
-                    text[at] = digits.utf8Start[Int(byte >> 4)]
-                    text[at + 1] = digits.utf8Start[Int(byte & 0x0F)]
-                    at += 2
-                }
-                return at
-            }
+            [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { Hex.encode(raw[$0]) }.joined(separator: "-")
         }
     }
 

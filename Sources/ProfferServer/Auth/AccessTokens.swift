@@ -32,7 +32,6 @@ struct AccessTokenClaims: JWTPayload, Equatable {
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
     }
-
 }
 
 /// A verified token's claims with what every request asks of them, worked out once when it is first verified.

@@ -106,11 +106,15 @@ final class SQLiteWriteConnection: Sendable {
     /// rolled back too) and no other connection committed anything (`PRAGMA data_version`, which changes only then).
     func changeStamp() throws -> WriterChangeStamp {
         let version = try run("PRAGMA data_version", []).first?.decode(column: "data_version", as: Int64.self) ?? 0
-        let changes = try state.withLock { state in
+        return WriterChangeStamp(rowsChanged: try rowsChanged(), dataVersion: version)
+    }
+
+    /// Rows inserted, updated or deleted through this connection since it was opened (rolled back ones included).
+    func rowsChanged() throws -> Int64 {
+        try state.withLock { state in
             guard let handle = state.handle else { throw SQLiteWriteError(code: SQLITE_MISUSE, message: "the write connection is closed") }
             return sqlite_nio_sqlite3_total_changes64(handle)
         }
-        return WriterChangeStamp(rowsChanged: changes, dataVersion: version)
     }
 
     /// Finalizes the kept statements and closes the connection; later statements fail.
@@ -230,20 +234,26 @@ private struct SQLiteWriteColumn: CodingKey {
     init?(intValue: Int) { nil }
 }
 
-/// The write connection as SQLKit sees it: SQLite's dialect, values encoded and decoded as SQLiteKit does, and each
-/// statement run on the calling thread before the call returns.
-/// See `SQLiteWriteConnection.changeStamp`.
+/// What the write connection has seen written (see `SQLiteWriteConnection.changeStamp`).
 struct WriterChangeStamp: Equatable, Sendable {
     var rowsChanged: Int64
     var dataVersion: Int64
 }
 
+/// The write connection as SQLKit sees it: SQLite's dialect, values encoded and decoded as SQLiteKit does, and each
+/// statement run on the calling thread before the call returns.
 struct SQLiteWriteDatabase: SQLDatabase {
     let connection: SQLiteWriteConnection
     let eventLoop: any EventLoop
 
     /// See `SQLiteWriteConnection.changeStamp`.
     func changeStamp() throws -> WriterChangeStamp { try connection.changeStamp() }
+
+    /// `stamp` with this connection's rows changed since: inside a write transaction, where no other connection can
+    /// commit and so `data_version` cannot move, the stamp after the transaction's own writes without asking again.
+    func changeStamp(after stamp: WriterChangeStamp) throws -> WriterChangeStamp {
+        WriterChangeStamp(rowsChanged: try connection.rowsChanged(), dataVersion: stamp.dataVersion)
+    }
 
     var logger: Logger { connection.logger }
     var dialect: any SQLDialect { SQLiteDialect() }

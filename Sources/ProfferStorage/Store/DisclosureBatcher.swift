@@ -287,7 +287,7 @@ actor DisclosureBatcher {
             writes.append(insert.query)
         }
         try await db.runInOneHop(writes)
-        if let writer { memory.remember(grants: grantsRead, heads: heads, at: try writer.changeStamp()) }
+        if let writer, let stamp { memory.remember(grants: grantsRead, heads: heads, at: try writer.changeStamp(after: stamp)) }
         return (results, snapshots, created)
     }
 

@@ -22,7 +22,9 @@ extension ProfferStore {
                     \(bind: entry.keysJSON), \(bind: entry.note), \(bind: entry.at.millisecondsSinceEpoch),
                     \(bind: entry.previousHash), \(bind: entry.hash), \(bind: charge?.rawValue))
             """).run()
-        if kind == .postgres { try await moveAuditHeads([(person.rawValue, entry.sequence, entry.hash)], on: db) }
+        if kind == .postgres, let upsert = auditHeadsUpsert([(person.rawValue, entry.sequence, entry.hash)], on: db) {
+            try await db.execute(sql: upsert) { _ in }
+        }
         return entry
     }
 
@@ -31,7 +33,7 @@ extension ProfferStore {
     /// On SQLite the head is the chain's newest entry, found through the entries' primary key: its one writer appends
     /// every entry, so nothing needs a head row of its own (migration 12). On PostgreSQL, when `forAppending`, the
     /// people's `audit_heads` rows are locked for update, in order, so concurrent writers append one after the other;
-    /// `moveAuditHeads` then records the new heads.
+    /// `auditHeadsUpsert` then records the new heads.
     static func auditHeads(of people: [String], on db: any SQLDatabase, kind: EngineKind,
                            forAppending: Bool) async throws -> [String: (sequence: Int64, hash: String)] {
         guard !people.isEmpty else { return [:] }
@@ -52,13 +54,7 @@ extension ProfferStore {
         return heads
     }
 
-    /// Records chains' new heads on PostgreSQL (see `auditHeads`), as one statement.
-    static func moveAuditHeads(_ heads: [(person: String, sequence: Int64, hash: String)], on db: any SQLDatabase) async throws {
-        guard let upsert = auditHeadsUpsert(heads, on: db) else { return }
-        try await db.execute(sql: upsert) { _ in }
-    }
-
-    /// The statement that records chains' new heads on PostgreSQL, if there are any.
+    /// The statement that records chains' new heads on PostgreSQL (see `auditHeads`), if there are any.
     static func auditHeadsUpsert(_ heads: [(person: String, sequence: Int64, hash: String)], on db: any SQLDatabase) -> (any SQLExpression)? {
         guard !heads.isEmpty else { return nil }
         let upsert = db.insert(into: "audit_heads").columns("person_id", "seq", "hash")
