@@ -73,6 +73,17 @@ struct AuditChainTests {
         #expect(entry.keysJSON == #"["contact.email","address.home"]"#)
     }
 
+    @Test(arguments: ["", "contact.email", "quote \" back\\ slash", "new\nline\r\ttab", "bell\u{07} nul\u{0} unit\u{1f}", "é ✓ 𝄞", "\"", "\u{0}"])
+    func jsonStringsEscapeMinimallyAndReadBack(text: String) throws {
+        var escaped: [UInt8] = [UInt8(ascii: "\"")]
+        JSONString.escape(text) { escaped.append(contentsOf: $0) }
+        escaped.append(UInt8(ascii: "\""))
+        #expect(try JSONDecoder().decode(String.self, from: Data(escaped)) == text)
+        // Only `"`, `\` and control characters are escaped: anything else is copied as it is.
+        let plain = text.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        #expect((escaped.count == text.utf8.count + 2) == plain)
+    }
+
     @Test func theHashBindsThePerson() {
         let entry = chain(1)[0]
         var moved = entry
@@ -123,7 +134,7 @@ struct DomainValueTests {
         #expect(GrantID("") == nil)
     }
 
-    @Test(arguments: [Int64(0), 951_782_400_000, 1_795_000_123_456, 86_400_001, 4_102_444_799_999, 1_709_164_800_000])
+    @Test(arguments: [Int64(0), -2_208_988_800_000, 951_782_400_000, 1_795_000_123_456, 86_400_001, 4_102_444_799_999, 1_709_164_800_000])
     func rfc3339AgreesWithFoundation(milliseconds: Int64) {
         let stamp = Timestamp(millisecondsSinceEpoch: milliseconds)
         let foundation = stamp.date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
@@ -136,6 +147,11 @@ struct DomainValueTests {
         #expect(stamp.rfc3339.hasSuffix("Z"))
         #expect(Timestamp(rfc3339: stamp.rfc3339) == stamp)
         #expect(Timestamp(rfc3339: "yesterday") == nil)
+        // Before 1970, milliseconds count back from the epoch (Foundation's floating-point dates print these a
+        // millisecond off, so they are spelled out here).
+        #expect(Timestamp(millisecondsSinceEpoch: -1).rfc3339 == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp(millisecondsSinceEpoch: -2_208_988_800_001).rfc3339 == "1899-12-31T23:59:59.999Z")
+        #expect(Timestamp(millisecondsSinceEpoch: 253_402_300_800_000).rfc3339 == "10000-01-01T00:00:00.000Z")
     }
 
     @Test func grantStatusFollowsRevocationThenExpiry() {

@@ -69,6 +69,14 @@ struct AuthenticationTests {
                 #expect(answer.status == .unauthorized, "token accepted: \(token.prefix(20))")
             }
             #expect(try await api.call(.get, "/v1/grants", token: genuine).status == .ok)
+            // The scheme is case-insensitive (RFC 9110 §11.1) and may be followed by more than one space; nothing else
+            // stands in for it.
+            for header in ["bearer \(genuine)", "BEARER \(genuine)", "Bearer   \(genuine)"] {
+                #expect(try await api.call(.get, "/v1/grants", headers: [.authorization: header]).status == .ok, "refused: \(header.prefix(10))")
+            }
+            for header in ["Bearer", "Bearer ", "Bearerx \(genuine)", "Bear \(genuine)", "Bearer\t\(genuine)", genuine, "Basic \(genuine)"] {
+                #expect(try await api.call(.get, "/v1/grants", headers: [.authorization: header]).status == .unauthorized, "accepted: \(header.prefix(10))")
+            }
             #expect(try await api.call(.get, "/v1/grants", headers: [.authorization: "Basic Zm9vOmJhcg=="]).status == .unauthorized)
             #expect(try await api.call(.get, "/v1/me", token: "ses_forged").status == .unauthorized)
             #expect(try await api.call(.get, "/v1/admin/organisations", token: "adm_wrong").status == .unauthorized)

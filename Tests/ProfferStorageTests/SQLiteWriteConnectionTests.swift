@@ -45,18 +45,23 @@ import ProfferTestSupport
             var insert = RowsInsert(into: "rows", columns: ["label", "amount", "body", "note"])
             insert.append([.text("first — ✓"), .integer(Int64.min), .blob(Data([0, 255])), .text(nil)])
             insert.append([.text("second"), .integer(nil), .blob(nil), .text("note")])
-            #expect(insert.sqlite.sql == "INSERT INTO rows (label, amount, body, note) VALUES (?, ?, ?, ?), (?, ?, ?, ?)")
+            // An empty text is bound as text, not NULL; a NUL inside a text is kept (bound by length, not as a C string).
+            insert.append([.text(""), .integer(7), .blob(Data()), .text("a\u{0}b")])
+            #expect(insert.sqlite.sql == "INSERT INTO rows (label, amount, body, note) VALUES (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?)")
             try await db.execute(sql: insert) { _ in }
             let rows = try await db.raw("SELECT label, amount, body, note FROM rows ORDER BY rowid").all()
-            #expect(try rows.map { try $0.decode(column: "label", as: String.self) } == ["first — ✓", "second"])
-            #expect(try rows.map { try $0.decode(column: "amount", as: Int64?.self) } == [Int64.min, nil])
-            #expect(try rows.map { try $0.decode(column: "body", as: Data?.self) } == [Data([0, 255]), nil])
-            #expect(try rows.map { try $0.decode(column: "note", as: String?.self) } == [nil, "note"])
+            #expect(try rows.map { try $0.decode(column: "label", as: String?.self) } == ["first — ✓", "second", ""])
+            #expect(try rows.map { try $0.decode(column: "amount", as: Int64?.self) } == [Int64.min, nil, 7])
+            #expect(try rows.map { try $0.decode(column: "body", as: Data?.self) }.prefix(2) == [Data([0, 255]), nil])
+            #expect(try rows.map { try $0.decode(column: "note", as: String?.self) } == [nil, "note", "a\u{0}b"])
+            let kinds = try await db.raw("SELECT typeof(label) AS kind, length(CAST(note AS BLOB)) AS size FROM rows WHERE amount = 7").all()
+            #expect(try kinds.map { try $0.decode(column: "kind", as: String.self) } == ["text"])
+            #expect(try kinds.map { try $0.decode(column: "size", as: Int.self) } == [3])
             // Serialised through sql-kit (as on PostgreSQL): the same statement in the dialect's placeholders, one bind per value.
             var serializer = SQLSerializer(database: db)
             insert.serialize(to: &serializer)
-            #expect(serializer.sql == "INSERT INTO rows (label, amount, body, note) VALUES (?1, ?2, ?3, ?4), (?5, ?6, ?7, ?8)")
-            #expect(serializer.binds.count == 8)
+            #expect(serializer.sql == "INSERT INTO rows (label, amount, body, note) VALUES (?1, ?2, ?3, ?4), (?5, ?6, ?7, ?8), (?9, ?10, ?11, ?12)")
+            #expect(serializer.binds.count == 12)
         }
     }
 

@@ -163,17 +163,7 @@ struct CanonicalJSON {
 
     mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0a: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0d: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0x00..<0x20: bytes.append(contentsOf: Array("\\u00".utf8) + Array(Hex.encode([byte]).utf8))
-            default: bytes.append(byte)
-            }
-        }
+        JSONString.escape(value) { bytes.append(contentsOf: $0) }
         bytes.append(UInt8(ascii: "\""))
     }
 }

@@ -93,7 +93,8 @@ public struct DataKey: Sendable {
     }
 
     static func aad(_ name: String, _ version: Int64) -> Data {
-        Data("proffer-record:\(name):\(version)".utf8)
+        // Concatenated rather than interpolated: this runs for every record of every disclosure.
+        Data(("proffer-record:" + name + ":" + String(version)).utf8)
     }
 }
 

@@ -42,18 +42,29 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
         let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        var out: [UInt8] = []
-        out.reserveCapacity(24)
-        func digits(_ value: Int64, _ width: Int) {
-            var text = Array(String(value).utf8)
-            while text.count < width { text.insert(UInt8(ascii: "0"), at: 0) }
-            out.append(contentsOf: text)
+        // Years outside 0000–9999 have no RFC 3339 form; they are printed with as many digits as they take.
+        let yearText = (0...9999).contains(year) ? nil : Array(String(year).utf8)
+        return String(unsafeUninitializedCapacity: 20 + (yearText?.count ?? 4)) { out in
+            var end = 0
+            func put(_ byte: UInt8) {
+                out[end] = byte
+                end += 1
+            }
+            func digits(_ value: Int64, _ width: Int) {
+                var value = value
+                for index in stride(from: end + width - 1, through: end, by: -1) {
+                    out[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                end += width
+            }
+            if let yearText { yearText.forEach(put) } else { digits(year, 4) }
+            put(UInt8(ascii: "-")); digits(month, 2); put(UInt8(ascii: "-")); digits(day, 2)
+            put(UInt8(ascii: "T")); digits(rest / 3_600_000, 2); put(UInt8(ascii: ":")); digits(rest / 60_000 % 60, 2)
+            put(UInt8(ascii: ":")); digits(rest / 1000 % 60, 2); put(UInt8(ascii: ".")); digits(rest % 1000, 3)
+            put(UInt8(ascii: "Z"))
+            return end
         }
-        digits(year, 4); out.append(UInt8(ascii: "-")); digits(month, 2); out.append(UInt8(ascii: "-")); digits(day, 2)
-        out.append(UInt8(ascii: "T")); digits(rest / 3_600_000, 2); out.append(UInt8(ascii: ":")); digits(rest / 60_000 % 60, 2)
-        out.append(UInt8(ascii: ":")); digits(rest / 1000 % 60, 2); out.append(UInt8(ascii: ".")); digits(rest % 1000, 3)
-        out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     public var description: String { rfc3339 }

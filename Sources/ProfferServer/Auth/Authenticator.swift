@@ -34,10 +34,12 @@ struct Authenticator: Sendable {
     }
 
     static func bearer(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].drop { $0 == " " || $0 == "\t" }
+        // Byte-wise, without splitting or lowercasing copies: every organisation request passes here.
+        guard let header = request.headers[.authorization], let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+        let scheme = header.utf8[..<space]
+        // `| 0x20` lowercases ASCII letters; no other byte becomes one of "bearer"'s letters.
+        guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        let token = header[space...].drop { $0 == " " || $0 == "\t" }
         return token.isEmpty || token.utf8.count > 4096 ? nil : String(token)
     }
 

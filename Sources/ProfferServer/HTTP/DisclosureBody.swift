@@ -59,17 +59,7 @@ struct DisclosureBody: ResponseGenerator {
     /// A JSON string literal (RFC 8259 escaping).
     static func string(_ text: String, into out: inout ByteBuffer) {
         out.writeStaticString("\"")
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.writeStaticString("\\\"")
-            case UInt8(ascii: "\\"): out.writeStaticString("\\\\")
-            case 0x0a: out.writeStaticString("\\n")
-            case 0x0d: out.writeStaticString("\\r")
-            case 0x09: out.writeStaticString("\\t")
-            case 0x00..<0x20: out.writeString("\\u00" + Hex.encode([byte]))
-            default: out.writeInteger(byte)
-            }
-        }
+        JSONString.escape(text) { out.writeBytes($0) }
         out.writeStaticString("\"")
     }
 }

@@ -9,11 +9,12 @@ final class RecordVault: Sendable {
     let masterKey: MasterKey
     private let cache = Mutex(Cache())
 
-    /// Unwrapped keys and handles, and the people whose accounts were closed while this process ran: a look-up
-    /// that began before a closure must not put their key back after `forget` removed it.
+    /// Unwrapped keys, the same with each person's handle (what a disclosure needs, found with one look-up), and
+    /// the people whose accounts were closed while this process ran: a look-up that began before a closure must
+    /// not put their key back after `forget` removed it.
     private struct Cache {
         var keys: [PersonID: DataKey] = [:]
-        var handles: [PersonID: String] = [:]
+        var keyed: [PersonID: KeyedPerson] = [:]
         var forgotten: Set<PersonID> = []
     }
 
@@ -24,17 +25,15 @@ final class RecordVault: Sendable {
     }
 
     func keyed(_ id: PersonID, load: () async throws -> Person?) async throws -> KeyedPerson? {
-        if let found = cache.withLock({ cache in cache.keys[id].flatMap { key in cache.handles[id].map { (key, $0) } } }) {
-            return KeyedPerson(handle: found.1, dataKey: found.0)
-        }
+        if let found = cache.withLock({ $0.keyed[id] }) { return found }
         guard let person = try await load() else { return nil }
-        let key = try dataKey(for: person)
+        let keyed = KeyedPerson(handle: person.handle, dataKey: try dataKey(for: person))
         cache.withLock { cache in
             guard !cache.forgotten.contains(id) else { return }
-            if cache.handles.count > 100_000 { cache.handles.removeAll(keepingCapacity: true) }
-            cache.handles[id] = person.handle
+            if cache.keyed.count > 100_000 { cache.keyed.removeAll(keepingCapacity: true) }
+            cache.keyed[id] = keyed
         }
-        return KeyedPerson(handle: person.handle, dataKey: key)
+        return keyed
     }
 
     /// Forgets a person's unwrapped key and handle: after their account is closed no copy of the key may outlive
@@ -42,7 +41,7 @@ final class RecordVault: Sendable {
     func forget(_ id: PersonID) {
         cache.withLock { cache in
             cache.keys[id] = nil
-            cache.handles[id] = nil
+            cache.keyed[id] = nil
             cache.forgotten.insert(id)
         }
     }

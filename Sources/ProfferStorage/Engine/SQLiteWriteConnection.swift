@@ -134,14 +134,27 @@ final class SQLiteWriteConnection: Sendable {
             case .integer(let value): sqlite_nio_sqlite3_bind_int64(statement, index, Int64(value))
             case .float(let value): sqlite_nio_sqlite3_bind_double(statement, index, value)
             case .null: sqlite_nio_sqlite3_bind_null(statement, index)
-            case .text(let value):
-                sqlite_nio_sqlite3_bind_text64(statement, index, value, UInt64(value.utf8.count), transient, UInt8(SQLITE_UTF8))
+            case .text(let value): bindText(value, at: index, of: statement)
             case .blob(let value):
                 value.withUnsafeReadableBytes {
                     sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), transient)
                 }
             }
             guard status == SQLITE_OK else { throw SQLiteWriteError(handle) }
+        }
+    }
+
+    /// Binds a text from its own UTF-8 (SQLite copies it: `transient`), not from a C string made from it for the call.
+    private static func bindText(_ value: String, at index: Int32, of statement: OpaquePointer) -> Int32 {
+        var text = value
+        return text.withUTF8 { utf8 in
+            utf8.withMemoryRebound(to: CChar.self) { chars in
+                // An empty text still needs a pointer: SQLite binds NULL for a null one.
+                guard let start = chars.baseAddress else {
+                    return sqlite_nio_sqlite3_bind_text64(statement, index, "", 0, transient, UInt8(SQLITE_UTF8))
+                }
+                return sqlite_nio_sqlite3_bind_text64(statement, index, start, UInt64(chars.count), transient, UInt8(SQLITE_UTF8))
+            }
         }
     }
 

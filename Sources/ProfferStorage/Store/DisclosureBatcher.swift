@@ -208,7 +208,7 @@ actor DisclosureBatcher {
             return entry
         }
         for (index, (item, outcome)) in zip(items, outcomes).enumerated() {
-            let actor = "organisation:\(item.organisationID)"
+            let actor = "organisation:" + item.organisationID.rawValue
             switch outcome {
             case .refused(let error):
                 results.append(.failure(error))
@@ -221,7 +221,8 @@ actor DisclosureBatcher {
                 if case .ofStored(_, let versions)? = retry {
                     sealed = try await Self.versions(versions, of: grant.personID, keys: keys, on: db)
                 } else {
-                    sealed = keys.compactMap { records[grant.personID.rawValue]?[$0] }
+                    let held = records[grant.personID.rawValue] ?? [:]
+                    sealed = keys.compactMap { held[$0] }
                 }
                 let original: Int64? = switch retry {
                 case .ofStored(let seq, _)?: seq
@@ -229,10 +230,14 @@ actor DisclosureBatcher {
                 case nil: nil
                 }
                 let paymentNote: String? = if let original { "retry of disclosure \(original) under its Idempotency-Key; not charged again" } else { price.map { "paid \($0.formatted)" } }
-                let note = [item.channel, paymentNote].compactMap { $0 }.joined(separator: "; ")
+                let note: String? = switch (item.channel, paymentNote) {
+                case (let channel?, let payment?): channel + "; " + payment
+                case (let only?, nil), (nil, let only?): only
+                case (nil, nil): nil
+                }
                 let charge: TransferID? = price != nil && retry == nil ? .generateTimeOrdered(at: item.at) : nil
                 let entry = append(AuditEvent(kind: .disclosure, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
-                                              grantID: grant.id, keys: sealed.map(\.key), note: note.isEmpty ? nil : note, at: item.at),
+                                              grantID: grant.id, keys: sealed.map(\.key), note: note, at: item.at),
                                    for: grant.personID, charge: charge)
                 if let original { retries.append((grant.personID.rawValue, entry.sequence, original)) }
                 if price != nil, retry == nil, let key = item.idempotencyKey, paidKeys.contains(index) {
@@ -496,11 +501,7 @@ actor DisclosureBatcher {
         var records: [String: [String: SealedRecord]] = [:]
         var snapshots: [RecordCache.Snapshot] = []
         var readers: [String] = []
-        var keys = Set<String>()
-        for case .disclose(let grant, let granted, _, _) in outcomes {
-            readers.append(grant.personID.rawValue)
-            keys.formUnion(granted)
-        }
+        for case .disclose(let grant, _, _, _) in outcomes { readers.append(grant.personID.rawValue) }
         let persons = Array(Set(readers)).sorted()
         guard !persons.isEmpty else { return ([:], []) }
         if let recordCache {
@@ -518,7 +519,10 @@ actor DisclosureBatcher {
                     return RecordCache.Snapshot(person: id, generation: generations[id] ?? 0, records: records[person] ?? [:])
                 }
             }
-        } else if !keys.isEmpty {
+        } else {
+            var keys = Set<String>()
+            for case .disclose(_, let granted, _, _) in outcomes { keys.formUnion(granted) }
+            guard !keys.isEmpty else { return ([:], []) }
             for row in try await db.select().columns("person_id", "key", "version", "ciphertext", "updated_at").from("records")
                 .where("person_id", .in, persons).where("key", .in, Array(keys)).all() {
                 records[try row.decode(column: "person_id", as: String.self), default: [:]][try row.decode(column: "key", as: String.self)] = try Self.sealed(row)
