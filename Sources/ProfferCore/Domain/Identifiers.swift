@@ -50,10 +50,22 @@ public struct Identifier<Tag: IdentifierTag>: Hashable, Sendable, Codable, Custo
         return bytes
     }
 
-    /// A UUID's canonical text in lowercase: 8-4-4-4-12 hexadecimal digits.
+    /// A UUID's canonical text in lowercase: 8-4-4-4-12 hexadecimal digits, written straight into the string.
     private static func uuidText(_ bytes: uuid_t) -> String {
         withUnsafeBytes(of: bytes) { raw in
-            [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { Hex.encode(raw[$0]) }.joined(separator: "-")
+            String(unsafeUninitializedCapacity: 36) { out in
+                var end = 0
+                for (index, byte) in raw.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        out[end] = UInt8(ascii: "-")
+                        end += 1
+                    }
+                    out[end] = Hex.digit(byte >> 4)
+                    out[end + 1] = Hex.digit(byte & 0x0f)
+                    end += 2
+                }
+                return end
+            }
         }
     }
 
