@@ -7,12 +7,14 @@ statement, to see SQLite's own share of a disclosure apart from Swift's (numbers
 SEEDED.sqlite: a database seeded by `proffer bench-seed` (e.g. SEED_CACHE/10000/data/proffer.sqlite after
 `SEED_CACHE=DIR Benchmarks/run-load.sh`, or its `---price-minor-units_5` twin for priced). It is copied, not changed.
 VARIANT: words joined by '-': `priced` (a transfer, three legs and the kept balances per disclosure), `noheads`
-(no audit-heads reads or writes; from schema 12 on SQLite heads are derived from the entries, never written), `noidx` (without the ledger entries' by-account index; a database at schema 11
+(no audit-heads reads or writes; from schema 12 on SQLite heads are derived from the entries, never written; from
+schema 13 entries are keyed by person number), `noidx` (without the ledger entries' by-account index; a database at schema 11
 or later indexes only legs of accounts other than earnings, and a priced replay then also links each audit entry
 to its charge, as the server does), `single` (one prepared
 single-row insert executed per entry instead of one multi-row insert), `nosecure` (without secure_delete).
-300 batches of 64 disclosures of random grants; a PASSIVE checkpoint every 50 batches, as the server's
-background pass does; prints microseconds per disclosure, in all and per statement.
+N batches (300) of B disclosures (64) of random grants; a PASSIVE checkpoint every CK batches (50), as the server's
+background pass does; prints microseconds per disclosure, in all and per statement. `B=20 N=1500 CK=500` is closer
+to the server at ~20,000 disclosures/s (batches of ~20, a pass every 500 ms).
 """
 import sqlite3, random, time, shutil, sys, os, hashlib, tempfile
 seeded, variant = sys.argv[1], sys.argv[2]
@@ -29,10 +31,14 @@ grants = [r for r in db.execute('select id, person_id, organisation_id from gran
 stored_heads = db.execute("select count(*) from sqlite_master where name = 'audit_heads'").fetchone()[0] == 1
 heads = {p: (s, h) for p, s, h in db.execute('select person_id, seq, hash from audit_heads' if stored_heads
                                               else 'select person_id, max(seq), hash from audit_entries group by person_id')}
-derive = ('select a.person_id, a.seq, a.hash from people p join audit_entries a on a.person_id = p.id and a.seq = '
-          '(select m.seq from audit_entries m where m.person_id = p.id order by m.seq desc limit 1) where p.id in ({})')
+# Schema 13 and later key the entries by person number: each row names it, and heads are found through it.
+numbered = any(c[1] == 'person_number' for c in db.execute('pragma table_info(audit_entries)'))
+numbers = {p: n for p, n in db.execute('select id, number from people')} if numbered else {}
+key = 'number' if numbered else 'id'
+derive = (f'select p.id, a.seq, a.hash from people p join audit_entries a on a.person_{key} = p.{key} and a.seq = '
+          f'(select m.seq from audit_entries m where m.person_{key} = p.{key} order by m.seq desc limit 1) where p.id in ({{}})')
 linked = 'priced' in variant and any(c[1] == 'transfer_id' for c in db.execute('pragma table_info(audit_entries)'))
-B = 64; N = 300
+B = int(os.environ.get('B', '64')); N = int(os.environ.get('N', '300')); CK = int(os.environ.get('CK', '50'))
 random.seed(1)
 ph={k:0 for k in ['trf','acc','ent','grants','heads','py','insert','upsert','commit']}
 T = time.perf_counter
@@ -55,9 +61,9 @@ for b in range(N):
         seq, h = heads[g[1]]
         seq += 1; nh = hashlib.sha256((h+str(seq)).encode()).hexdigest()
         heads[g[1]] = (seq, nh); newheads[g[1]] = (seq, nh)
-        rows.append((g[1], seq, 'disclosure', 'organisation:'+g[2], g[2], 'req_x'*8, g[0], '["a","b","c","d"]', None, 1764000000000+b, h, nh) + ((charge(i),) if linked else ()))
+        rows.append(((numbers[g[1]],) if numbered else ()) + (g[1], seq, 'disclosure', 'organisation:'+g[2], g[2], 'req_x'*8, g[0], '["a","b","c","d"]', None, 1764000000000+b, h, nh) + ((charge(i),) if linked else ()))
     ph['py']+=T()-a; a=T()
-    columns = 'person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash' + (', transfer_id' if linked else '')
+    columns = ('person_number, ' if numbered else '') + 'person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash' + (', transfer_id' if linked else '')
     marks = '(' + ','.join('?' * len(rows[0])) + ')'
     if 'single' in variant:
         db.executemany(f'insert into audit_entries ({columns}) values {marks}', rows)
@@ -84,7 +90,7 @@ for b in range(N):
         ph['ent']+=T()-a; a=T()
     db.execute('COMMIT')
     ph['commit']+=T()-a
-    if b % 50 == 49:
+    if b % CK == CK - 1:
         a=T(); db.execute('pragma wal_checkpoint(PASSIVE)'); ph['ckpt']=ph.get('ckpt',0)+T()-a
 t = time.perf_counter() - t0
 print(variant, f'{t/N/B*1e6:.1f} us per disclosure (incl. Python), WAL at its largest {os.path.getsize("db.sqlite-wal")//4120} frames')

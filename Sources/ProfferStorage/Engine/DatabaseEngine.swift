@@ -14,6 +14,11 @@ public enum EngineKind: String, Sendable {
     var forShare: String { self == .sqlite ? "" : " FOR SHARE" }
     var blobType: String { self == .sqlite ? "BLOB" : "BYTEA" }
     var bigintType: String { self == .sqlite ? "INTEGER" : "BIGINT" }
+    /// The number a new person gets (migrations 13 and 14): on SQLite, whose one writer inserts people one at a
+    /// time, the highest so far plus one; on PostgreSQL, whose writers run concurrently, the next of a sequence.
+    var nextPersonNumber: String {
+        self == .sqlite ? "(SELECT COALESCE(MAX(number), 0) + 1 FROM people)" : "nextval('people_number_seq')"
+    }
 }
 
 /// A connection provider for one database: many readers, one write connection.

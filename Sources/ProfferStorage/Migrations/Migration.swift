@@ -35,6 +35,8 @@ public enum Migrator {
         Migration0010AddErasure.migration,
         Migration0011LinkChargesFromAudit.migration,
         Migration0012DeriveAuditHeadsOnSQLite.migration,
+        Migration0013NumberPeopleForTheAuditLog.migration,
+        Migration0014NumberPeopleFromASequenceOnPostgreSQL.migration,
     ]
 
     /// The version of every migration this build knows, in order.

@@ -65,6 +65,7 @@ actor DisclosureBatcher {
     private let recordCache: RecordCache?
     /// Earnings accounts known to exist (accounts are never deleted), so a batch need not create them again.
     private let knownAccounts = KnownAccounts()
+    private let personNumbers = PersonNumbers()
 
     private let fees: FeePolicy
 
@@ -97,8 +98,10 @@ actor DisclosureBatcher {
             let memory = self.memory
             do {
                 let accounts = knownAccounts
+                let numbers = personNumbers
                 let (results, snapshots, created) = try await writes.write { db in
-                    try await Self.run(items, on: db, kind: kind, cache: cache, memory: memory, records: records, fees: fees, accounts: accounts)
+                    try await Self.run(items, on: db, kind: kind, cache: cache, memory: memory, records: records, fees: fees, accounts: accounts,
+                                       numbers: numbers)
                 }
                 // Committed: only now may what the batch read or created be relied on.
                 records?.fill(snapshots)
@@ -136,7 +139,7 @@ actor DisclosureBatcher {
     /// covered, unpaid) gets its error; the others go ahead. Locks, in this order: audit heads (by person), then
     /// wallets (by id) — the order per-month charges use too.
     static func run(_ items: [Item], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache, memory: BatchMemory, records recordCache: RecordCache?,
-                    fees: FeePolicy, accounts: KnownAccounts) async throws -> ([Result<Disclosure, any Error>], [RecordCache.Snapshot], [LedgerAccountID]) {
+                    fees: FeePolicy, accounts: KnownAccounts, numbers personNumbers: PersonNumbers) async throws -> ([Result<Disclosure, any Error>], [RecordCache.Snapshot], [LedgerAccountID]) {
         // On SQLite, rows nothing else has written since the last batch are taken from memory (see `BatchMemory`).
         let writer = db as? SQLiteWriteDatabase
         let stamp = try writer?.changeStamp()
@@ -179,6 +182,7 @@ actor DisclosureBatcher {
                 return .failure(DomainError.unavailable("the disclosure could not be processed"))
             }, [], [])
         }
+        let numbers = try await personNumbers.of(people, on: db)
         var heads = stamp == nil ? [:] : memory.heads(of: people)
         let unknownHeads = people.filter { heads[$0] == nil }
         heads.merge(try await ProfferStore.auditHeads(of: unknownHeads, on: db, kind: kind, forAppending: true)) { remembered, _ in remembered }
@@ -264,12 +268,13 @@ actor DisclosureBatcher {
         if !entries.isEmpty {
             // The charge column only when the batch charges anything: an unpriced batch binds no NULL per row.
             let charging = !transfers.isEmpty
-            var columns = ["person_id", "seq", "kind", "actor", "organisation_id", "request_id", "grant_id", "keys", "note", "at", "previous_hash", "hash"]
+            var columns = ["person_number", "person_id", "seq", "kind", "actor", "organisation_id", "request_id", "grant_id", "keys", "note", "at", "previous_hash", "hash"]
             if charging { columns.append("transfer_id") }
             var insert = RowsInsert(into: "audit_entries", columns: columns)
             for (entry, charge) in zip(entries, entryCharges) {
+                guard let number = numbers[entry.personID.rawValue] else { throw StorageError.corrupt("a grant refers to a missing person") }
                 var values: [SQLValue] = [
-                    .text(entry.personID.rawValue), .integer(entry.sequence), .text(entry.kind.rawValue), .text(entry.actor),
+                    .integer(number), .text(entry.personID.rawValue), .integer(entry.sequence), .text(entry.kind.rawValue), .text(entry.actor),
                     .text(entry.organisationID?.rawValue), .text(entry.requestID?.rawValue), .text(entry.grantID?.rawValue),
                     .text(entry.keysJSON), .text(entry.note), .integer(entry.at.millisecondsSinceEpoch), .text(entry.previousHash), .text(entry.hash),
                 ]
@@ -559,6 +564,35 @@ final class GrantCache: Sendable {
             if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
             cache[grant.id] = original
         }
+    }
+}
+
+/// People's numbers (migration 13: the audit log's key), which never change once given. Bounded: cleared when it
+/// grows past its limit.
+final class PersonNumbers: Sendable {
+    private let numbers = Mutex<[String: Int64]>([:])
+    private let limit = 500_000
+
+    /// The numbers of `people`, from memory where known, the others read in one statement.
+    func of(_ people: [String], on db: any SQLDatabase) async throws -> [String: Int64] {
+        var found: [String: Int64] = [:]
+        let missing = numbers.withLock { known in
+            people.filter { person in
+                guard let number = known[person] else { return true }
+                found[person] = number
+                return false
+            }
+        }
+        guard !missing.isEmpty else { return found }
+        var read: [String: Int64] = [:]
+        for row in try await db.select().columns("id", "number").from("people").where("id", .in, missing).all() {
+            read[try row.decode(column: "id", as: String.self)] = try row.decode(column: "number", as: Int64.self)
+        }
+        numbers.withLock { known in
+            if known.count + read.count > limit { known.removeAll(keepingCapacity: true) }
+            known.merge(read) { _, new in new }
+        }
+        return found.merging(read) { _, new in new }
     }
 }
 

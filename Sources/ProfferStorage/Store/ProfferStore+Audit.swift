@@ -9,15 +9,18 @@ extension ProfferStore {
     /// `charge` is the transfer the event pays (a person's earnings are found through these links).
     static func appendAudit(_ event: AuditEvent, for person: PersonID, charge: TransferID? = nil, on db: any SQLDatabase,
                             kind: EngineKind) async throws -> AuditEntry {
-        if let row = try await db.raw("SELECT handle, erased_at FROM people WHERE id = \(bind: person.rawValue)\(unsafeRaw: kind.forShare)").first(),
-           let erasedAt = try row.optionalTimestamp("erased_at") {
+        guard let row = try await db.raw("SELECT handle, erased_at, number FROM people WHERE id = \(bind: person.rawValue)\(unsafeRaw: kind.forShare)").first() else {
+            throw DomainError.notFound(what: "person", id: person.rawValue)
+        }
+        if let erasedAt = try row.optionalTimestamp("erased_at") {
             throw DomainError.personErased(handle: try row.decode(column: "handle", as: String.self), at: erasedAt)
         }
+        let number = try row.decode(column: "number", as: Int64.self)
         let head = try await auditHeads(of: [person.rawValue], on: db, kind: kind, forAppending: true)[person.rawValue]
         let entry = AuditEntry(event: event, personID: person, previousSequence: head?.sequence ?? 0, previousHash: head?.hash ?? AuditEntry.genesisHash)
         try await db.raw("""
-            INSERT INTO audit_entries (person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash, transfer_id)
-            VALUES (\(bind: person.rawValue), \(bind: entry.sequence), \(bind: entry.kind.rawValue), \(bind: entry.actor),
+            INSERT INTO audit_entries (person_number, person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash, transfer_id)
+            VALUES (\(bind: number), \(bind: person.rawValue), \(bind: entry.sequence), \(bind: entry.kind.rawValue), \(bind: entry.actor),
                     \(bind: entry.organisationID?.rawValue), \(bind: entry.requestID?.rawValue), \(bind: entry.grantID?.rawValue),
                     \(bind: entry.keysJSON), \(bind: entry.note), \(bind: entry.at.millisecondsSinceEpoch),
                     \(bind: entry.previousHash), \(bind: entry.hash), \(bind: charge?.rawValue))
@@ -42,8 +45,8 @@ extension ProfferStore {
             try await db.raw("SELECT person_id, seq, hash FROM audit_heads WHERE person_id IN (\(binds: binds)) ORDER BY person_id FOR UPDATE").all()
         } else {
             try await db.raw("""
-                SELECT a.person_id, a.seq, a.hash FROM people p JOIN audit_entries a ON a.person_id = p.id
-                    AND a.seq = (SELECT m.seq FROM audit_entries m WHERE m.person_id = p.id ORDER BY m.seq DESC LIMIT 1)
+                SELECT p.id AS person_id, a.seq, a.hash FROM people p JOIN audit_entries a ON a.person_number = p.number
+                    AND a.seq = (SELECT m.seq FROM audit_entries m WHERE m.person_number = p.number ORDER BY m.seq DESC LIMIT 1)
                 WHERE p.id IN (\(binds: binds))
                 """).all()
         }
@@ -52,6 +55,11 @@ extension ProfferStore {
             heads[try row.decode(column: "person_id", as: String.self)] = (try row.decode(column: "seq", as: Int64.self), try row.decode(column: "hash", as: String.self))
         }
         return heads
+    }
+
+    /// A person's number (migration 13), as a scalar subquery: the audit log is keyed by it.
+    static func numberOf(_ person: PersonID) -> SQLQueryString {
+        "(SELECT number FROM people WHERE id = \(bind: person.rawValue))"
     }
 
     /// The statement that records chains' new heads on PostgreSQL (see `auditHeads`), if there are any.
@@ -66,7 +74,7 @@ extension ProfferStore {
     public func auditEntries(for person: PersonID, after: Int64 = 0, limit: Int = 100) async throws -> [AuditEntry] {
         try await read { db in
             try await db.raw("""
-                SELECT * FROM audit_entries WHERE person_id = \(bind: person.rawValue) AND seq > \(bind: after)
+                SELECT * FROM audit_entries WHERE person_number = \(Self.numberOf(person)) AND seq > \(bind: after)
                 ORDER BY seq LIMIT \(bind: limit)
                 """).all().map(Self.auditEntry)
         }
@@ -77,7 +85,7 @@ extension ProfferStore {
     public func auditEntriesNewestFirst(for person: PersonID, organisation: OrganisationID? = nil, kinds: [AuditKind]? = nil,
                                         before: Int64? = nil, limit: Int = 100) async throws -> [AuditEntry] {
         try await read { db in
-            let query = db.select().column("*").from("audit_entries").where("person_id", .equal, person.rawValue)
+            let query = db.select().column("*").from("audit_entries").where(SQLColumn("person_number"), .equal, Self.numberOf(person))
             if let organisation { query.where("organisation_id", .equal, organisation.rawValue) }
             if let kinds { query.where("kind", .in, kinds.map(\.rawValue)) }
             if let before { query.where("seq", .lessThan, before) }
@@ -89,7 +97,7 @@ extension ProfferStore {
     public func auditOrganisations(for person: PersonID) async throws -> [OrganisationID] {
         try await read { db in
             try await db.raw("""
-                SELECT DISTINCT organisation_id FROM audit_entries WHERE person_id = \(bind: person.rawValue) AND organisation_id IS NOT NULL
+                SELECT DISTINCT organisation_id FROM audit_entries WHERE person_number = \(Self.numberOf(person)) AND organisation_id IS NOT NULL
                 """).all().map { OrganisationID(trusted: try $0.decode(column: "organisation_id", as: String.self)) }
         }
     }

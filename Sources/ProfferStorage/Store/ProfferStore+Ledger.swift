@@ -202,7 +202,8 @@ extension ProfferStore {
             }
             for row in try await db.raw("""
                 SELECT t.id FROM ledger_transfers t
-                LEFT JOIN audit_entries a ON a.person_id = t.person_id AND a.seq = t.audit_seq AND a.kind = 'disclosure' AND a.grant_id = t.grant_id
+                LEFT JOIN people p ON p.id = t.person_id
+                LEFT JOIN audit_entries a ON a.person_number = p.number AND a.seq = t.audit_seq AND a.kind = 'disclosure' AND a.grant_id = t.grant_id
                 WHERE t.kind = 'disclosure-charge' AND a.seq IS NULL
                 """).all() {
                 problems.append("charge \(try row.decode(column: "id", as: String.self)) matches no disclosure")
@@ -220,7 +221,8 @@ extension ProfferStore {
                 SELECT t.id, e.account_id FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id
                 WHERE substr(e.account_id, 1, 9) = 'earnings:'
                   AND (t.person_id IS NULL OR e.account_id <> 'earnings:' || t.person_id || ':' || t.currency
-                       OR NOT EXISTS (SELECT 1 FROM audit_entries a WHERE a.person_id = t.person_id AND a.seq = t.audit_seq AND a.transfer_id = t.id))
+                       OR NOT EXISTS (SELECT 1 FROM people p JOIN audit_entries a ON a.person_number = p.number
+                                      WHERE p.id = t.person_id AND a.seq = t.audit_seq AND a.transfer_id = t.id))
                 """).all() {
                 problems.append("transfer \(try row.decode(column: "id", as: String.self)) credits \(try row.decode(column: "account_id", as: String.self)) but that person's audit log does not link it, so their earnings miss it")
             }

@@ -15,9 +15,9 @@ extension ProfferStore {
                 throw DomainError.conflict("an account with this email address already exists")
             }
             try await db.raw("""
-                INSERT INTO people (id, handle, email, password_hash, wrapped_key, created_at)
+                INSERT INTO people (id, handle, email, password_hash, wrapped_key, created_at, number)
                 VALUES (\(bind: person.id.rawValue), \(bind: person.handle), \(bind: person.email), \(bind: person.passwordHash),
-                        \(bind: person.wrappedDataKey), \(bind: person.createdAt.millisecondsSinceEpoch))
+                        \(bind: person.wrappedDataKey), \(bind: person.createdAt.millisecondsSinceEpoch), \(unsafeRaw: kind.nextPersonNumber))
                 """).run()
             _ = try await Self.appendAudit(
                 AuditEvent(kind: .accountCreated, actor: "person", note: "account created", at: person.createdAt),

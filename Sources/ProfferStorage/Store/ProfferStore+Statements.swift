@@ -81,7 +81,7 @@ extension ProfferStore {
             FROM audit_entries x
             JOIN ledger_transfers t ON t.id = x.transfer_id
             JOIN ledger_entries e ON e.transfer_id = t.id AND e.account_id = 'earnings:' || x.person_id || ':' || t.currency
-            WHERE x.person_id = \(bind: person.rawValue) AND x.transfer_id IS NOT NULL
+            WHERE x.person_number = \(Self.numberOf(person)) AND x.transfer_id IS NOT NULL
             """
         case .organisation:
             """
