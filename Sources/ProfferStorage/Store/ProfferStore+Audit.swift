@@ -2,8 +2,8 @@ import ProfferCore
 import SQLKit
 
 extension ProfferStore {
-    /// Appends one event to a person's chain inside the caller's write transaction.
-    /// Refuses a closed account: whatever a concurrent writer was about to change for the person is rolled back
+    /// Appends one event to a person's chain inside the caller's write transaction (keyed by the person's number,
+    /// read with the person). Refuses an unknown person, and a closed account: whatever a concurrent writer was about to change for the person is rolled back
     /// with it, so nothing is added after the chain's `account.closed` link. On PostgreSQL the person's row is
     /// share-locked first (erasure holds it for update), so a writer racing an erasure waits for it and then sees it.
     /// `charge` is the transfer the event pays (a person's earnings are found through these links).
