@@ -30,18 +30,22 @@ struct AuditCommand: AsyncParsableCommand {
                 return
             }
             guard handle != nil || all else { throw ValidationError("give --handle HANDLE, --all or --file FILE") }
-            let configuration = try options.resolve()
-            let store = try await options.openStore(configuration, logger: options.logger(configuration))
-            var people: [(PersonID, String)] = []
-            if let handle {
-                guard let person = try await store.person(handle: handle) else {
-                    await store.shutdown()
-                    throw ValidationError("no person has the handle \(handle)")
+            let broken = try await options.withStore { store in
+                var people: [(PersonID, String)] = []
+                if let handle {
+                    guard let person = try await store.person(handle: handle) else { throw ValidationError("no person has the handle \(handle)") }
+                    people = [(person.id, person.handle)]
+                } else {
+                    people = try await store.allPersonIDs()
                 }
-                people = [(person.id, person.handle)]
-            } else {
-                people = try await store.allPersonIDs()
+                return try await verify(people, in: store)
             }
+            if broken > 0 { throw ExitCode(1) }
+        }
+
+        /// Checks each person's chain page by page and prints a line (or the problems) per person; returns how many
+        /// chains are broken.
+        func verify(_ people: [(PersonID, String)], in store: ProfferStore) async throws -> Int {
             var broken = 0
             for (id, name) in people {
                 var entries: [AuditEntry] = []
@@ -60,8 +64,7 @@ struct AuditCommand: AsyncParsableCommand {
                 if !report.isValid { broken += 1 }
                 print(summary(report, name: name))
             }
-            await store.shutdown()
-            if broken > 0 { throw ExitCode(1) }
+            return broken
         }
 
         func summary(_ report: AuditChainVerifier.Report, name: String) -> String {

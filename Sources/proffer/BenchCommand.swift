@@ -23,15 +23,15 @@ struct BenchSeed: AsyncParsableCommand {
         var configuration = try options.resolve()
         configuration.bcryptCost = 4
         let logger = options.logger(configuration)
-        let store = try await options.openStore(configuration, logger: logger)
-        let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
-        let started = Date()
         if let priceMinorUnits, priceMinorUnits <= 0 { throw ValidationError("--price-minor-units must be positive") }
         let price = priceMinorUnits.map { Money(minorUnits: $0, currency: "EUR") }
-        let fixture = try await runtime.seedBenchmark(people: people, recordsPerPerson: records, grantsPerPerson: grants, price: price) { done in
-            print("seeded \(done) people")
+        let started = Date()
+        let fixture = try await options.withStore(configuration, logger: logger) { store in
+            let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
+            return try await runtime.seedBenchmark(people: people, recordsPerPerson: records, grantsPerPerson: grants, price: price) { done in
+                print("seeded \(done) people")
+            }
         }
-        await store.shutdown()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         guard FileManager.default.createFile(atPath: output, contents: try encoder.encode(fixture), attributes: [.posixPermissions: 0o600]) else {

@@ -32,29 +32,18 @@ struct Demo: AsyncParsableCommand {
         if environment["PROFFER_WEBHOOK_ALLOW_PRIVATE"] == nil { configuration.webhookAllowPrivateTargets = true }
         if environment["PROFFER_WEBHOOK_ALLOW_HTTP"] == nil { configuration.webhookAllowHTTP = true }
         let logger = options.logger(configuration)
-        let store = try await options.openStore(configuration, logger: logger)
-        let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
         let base = configuration.publicURL ?? "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(configuration.port)"
-        let credentials: DemoCredentials
-        do {
-            credentials = try await runtime.seedDemo(baseURL: base)
-        } catch {
-            await store.shutdown()
-            throw error
-        }
-        if let credentialsFile {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            _ = FileManager.default.createFile(atPath: credentialsFile, contents: try encoder.encode(credentials), attributes: [.posixPermissions: 0o600])
-        }
-        print(DemoBanner.text(credentials, dataDirectory: configuration.dataDirectory))
-        do {
+        try await options.withStore(configuration, logger: logger) { store in
+            let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
+            let credentials = try await runtime.seedDemo(baseURL: base)
+            if let credentialsFile {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                _ = FileManager.default.createFile(atPath: credentialsFile, contents: try encoder.encode(credentials), attributes: [.posixPermissions: 0o600])
+            }
+            print(DemoBanner.text(credentials, dataDirectory: configuration.dataDirectory))
             try await runtime.application.runService()
-        } catch {
-            await store.shutdown()
-            throw error
         }
-        await store.shutdown()
     }
 }
 

@@ -18,21 +18,16 @@ struct ImportCommand: AsyncParsableCommand {
         guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
         let configuration = try options.resolve()
         let logger = options.logger(configuration)
-        let store = try await options.openStore(configuration, logger: logger)
-        do {
-            let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
-            let note = try await runtime.importArchive(data, intoHandle: handle)
-            await store.shutdown()
-            print("imported into \(handle): \(note)")
-        } catch let refusal as ImportRefusal {
-            await store.shutdown()
-            throw ValidationError("not imported: \(refusal.description)")
-        } catch DomainError.conflict(let reason) {
-            await store.shutdown()
-            throw ValidationError("not imported: \(reason)")
-        } catch {
-            await store.shutdown()
-            throw error
+        let note = try await options.withStore(configuration, logger: logger) { store in
+            do {
+                let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
+                return try await runtime.importArchive(data, intoHandle: handle)
+            } catch let refusal as ImportRefusal {
+                throw ValidationError("not imported: \(refusal.description)")
+            } catch DomainError.conflict(let reason) {
+                throw ValidationError("not imported: \(reason)")
+            }
         }
+        print("imported into \(handle): \(note)")
     }
 }

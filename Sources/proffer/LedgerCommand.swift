@@ -31,19 +31,17 @@ struct WalletCommand: AsyncParsableCommand {
             }
             let digest = Data(SHA256.hash(data: Data("wallet-credit|\(id)|\(amount)|\(currency)|\(reference)".utf8)))
             let key = idempotencyKey ?? "cli-" + Hex.encode(digest.prefix(16))
-            let configuration = try options.resolve()
-            let store = try await options.openStore(configuration, logger: options.logger(configuration))
-            do {
-                let provider = ManualPaymentProvider()
-                let confirmed = try await provider.confirmFunding(money, for: id, reference: reference)
-                let (credit, replayed) = try await store.creditWallet(id, money, reference: confirmed, provider: provider.name,
-                                                                      idempotency: IdempotencyKey(scope: "admin", key: key, requestDigest: digest), at: .now())
-                print("\(replayed ? "already credited" : "credited"): \(credit.amount.minorUnits) \(credit.amount.currency) to \(id) (transfer \(credit.transferId)); balance \(credit.balance.minorUnits) \(credit.balance.currency)")
-            } catch {
-                await store.shutdown()
-                throw ValidationError("\(error)")
+            let (credit, replayed) = try await options.withStore { store in
+                do {
+                    let provider = ManualPaymentProvider()
+                    let confirmed = try await provider.confirmFunding(money, for: id, reference: reference)
+                    return try await store.creditWallet(id, money, reference: confirmed, provider: provider.name,
+                                                        idempotency: IdempotencyKey(scope: "admin", key: key, requestDigest: digest), at: .now())
+                } catch {
+                    throw ValidationError("\(error)")
+                }
             }
-            await store.shutdown()
+            print("\(replayed ? "already credited" : "credited"): \(credit.amount.minorUnits) \(credit.amount.currency) to \(id) (transfer \(credit.transferId)); balance \(credit.balance.minorUnits) \(credit.balance.currency)")
         }
     }
 }
@@ -59,15 +57,9 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try options.resolve()
-            let store = try await options.openStore(configuration, logger: options.logger(configuration))
-            let charges: [PeriodCharge]
-            do {
-                charges = try await store.chargeDuePeriods(at: .now(), lookaheadSeconds: configuration.chargeLookaheadSeconds)
-            } catch {
-                await store.shutdown()
-                throw error
+            let charges = try await options.withStore(configuration) {
+                try await $0.chargeDuePeriods(at: .now(), lookaheadSeconds: configuration.chargeLookaheadSeconds)
             }
-            await store.shutdown()
             for charge in charges {
                 switch charge.result {
                 case .charged(let money, let period): print("charged \(money.formatted) for grant \(charge.grant.id), \(period.start) to \(period.end)")
@@ -87,10 +79,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let configuration = try options.resolve()
-            let store = try await options.openStore(configuration, logger: options.logger(configuration))
-            let report = try await store.checkLedger()
-            await store.shutdown()
+            let report = try await options.withStore { try await $0.checkLedger() }
             if report.isValid {
                 print("ok: \(report.transfers) transfers over \(report.accounts) accounts; every invariant holds")
             } else {

@@ -19,19 +19,13 @@ struct OrgCommand: AsyncParsableCommand {
         @Flag(help: "Mark the organisation as verified by the operator.") var verified = false
 
         func run() async throws {
-            let configuration = try options.resolve()
-            let store = try await options.openStore(configuration, logger: options.logger(configuration))
-            defer { Task { await store.shutdown() } }
-            do {
-                let (organisation, secret) = try await OrganisationRegistry(store: store).register(name: name, domain: domain, verified: verified)
-                print("id:            \(organisation.id)")
-                print("client_id:     \(organisation.clientID)")
-                print("client_secret: \(secret)")
-                print("verified:      \(organisation.verified)")
-            } catch let error as DomainError {
-                throw ValidationError(describe(error))
+            let (organisation, secret) = try await options.withStore { store in
+                try await OrganisationRegistry(store: store).register(name: name, domain: domain, verified: verified)
             }
-            await store.shutdown()
+            print("id:            \(organisation.id)")
+            print("client_id:     \(organisation.clientID)")
+            print("client_secret: \(secret)")
+            print("verified:      \(organisation.verified)")
         }
     }
 
@@ -40,12 +34,9 @@ struct OrgCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let configuration = try options.resolve()
-            let store = try await options.openStore(configuration, logger: options.logger(configuration))
-            for organisation in try await store.organisations() {
+            for organisation in try await options.withStore({ try await $0.organisations() }) {
                 print("\(organisation.id)  \(organisation.verified ? "verified  " : "unverified")  \(organisation.domain)  \(organisation.name)")
             }
-            await store.shutdown()
         }
     }
 
@@ -57,16 +48,8 @@ struct OrgCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let organisationID = OrganisationID(id) else { throw ValidationError("\(id) is not an organisation id") }
-            let configuration = try options.resolve()
-            let store = try await options.openStore(configuration, logger: options.logger(configuration))
-            do {
-                let organisation = try await store.setVerified(!revoke, organisation: organisationID)
-                print("\(organisation.id) verified: \(organisation.verified)")
-            } catch let error as DomainError {
-                await store.shutdown()
-                throw ValidationError(describe(error))
-            }
-            await store.shutdown()
+            let organisation = try await options.withStore { try await $0.setVerified(!revoke, organisation: organisationID) }
+            print("\(organisation.id) verified: \(organisation.verified)")
         }
     }
 
@@ -79,18 +62,10 @@ struct OrgCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let organisationID = OrganisationID(id) else { throw ValidationError("\(id) is not an organisation id") }
-            let configuration = try options.resolve()
-            let store = try await options.openStore(configuration, logger: options.logger(configuration))
-            do {
-                let (organisation, secret) = try await OrganisationRegistry(store: store).rotateSecret(of: organisationID)
-                print("id:            \(organisation.id)")
-                print("client_id:     \(organisation.clientID)")
-                print("client_secret: \(secret)")
-            } catch let error as DomainError {
-                await store.shutdown()
-                throw ValidationError(describe(error))
-            }
-            await store.shutdown()
+            let (organisation, secret) = try await options.withStore { try await OrganisationRegistry(store: $0).rotateSecret(of: organisationID) }
+            print("id:            \(organisation.id)")
+            print("client_id:     \(organisation.clientID)")
+            print("client_secret: \(secret)")
         }
     }
 }

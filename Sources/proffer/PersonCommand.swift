@@ -33,23 +33,19 @@ struct PersonCommand: AsyncParsableCommand {
             }
             let configuration = try options.resolve()
             let logger = options.logger(configuration)
-            let store = try await options.openStore(configuration, logger: logger)
-            do {
-                let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
-                let closure = try await runtime.eraseAccount(handle: handle)
-                await store.shutdown()
-                print("erased \(closure.handle) (\(closure.personID)) at \(closure.erasedAt)")
-                print("grants revoked:     \(closure.revokedGrants.count)")
-                print("requests refused:   \(closure.refusedRequests.count)")
-                print("record versions:    \(closure.recordVersionsDeleted) deleted")
-                print("organisations told: \(closure.notices.count)")
-            } catch let error as DomainError {
-                await store.shutdown()
-                throw ValidationError("not erased: \(describe(error))")
-            } catch {
-                await store.shutdown()
-                throw error
+            let closure = try await options.withStore(configuration, logger: logger) { store in
+                do {
+                    let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
+                    return try await runtime.eraseAccount(handle: handle)
+                } catch let error as DomainError {
+                    throw ValidationError("not erased: \(describe(error))")
+                }
             }
+            print("erased \(closure.handle) (\(closure.personID)) at \(closure.erasedAt)")
+            print("grants revoked:     \(closure.revokedGrants.count)")
+            print("requests refused:   \(closure.refusedRequests.count)")
+            print("record versions:    \(closure.recordVersionsDeleted) deleted")
+            print("organisations told: \(closure.notices.count)")
         }
     }
 }

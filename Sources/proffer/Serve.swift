@@ -12,16 +12,11 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try options.resolve()
         let logger = options.logger(configuration)
-        let store = try await options.openStore(configuration, logger: logger)
-        let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
-        logger.info("starting", metadata: ["database": "\(configuration.resolvedDatabase)", "address": "\(configuration.host):\(configuration.port)"])
-        do {
+        try await options.withStore(configuration, logger: logger) { store in
+            let runtime = try await buildApplication(configuration: configuration, store: store, logger: logger)
+            logger.info("starting", metadata: ["database": "\(configuration.resolvedDatabase)", "address": "\(configuration.host):\(configuration.port)"])
             try await runtime.application.runService()
-        } catch {
-            await store.shutdown()
-            throw error
         }
-        await store.shutdown()
         logger.info("stopped")
     }
 }
@@ -33,8 +28,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.resolve()
-        let store = try await options.openStore(configuration, logger: options.logger(configuration))
-        await store.shutdown()
+        try await options.withStore(configuration) { _ in }
         print("database \(configuration.resolvedDatabase) is at schema version \(ProfferStore.latestSchemaVersion)")
     }
 }

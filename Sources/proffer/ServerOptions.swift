@@ -101,8 +101,31 @@ struct ServerOptions: ParsableArguments {
         return logger
     }
 
+    /// Opens the configured database, runs `body` with the store and shuts the store down however `body` ends (a store
+    /// left open at exit trips SQLiteNIO's assertion instead of printing the error). A domain refusal `body` does not
+    /// map itself becomes the command's error message.
+    func withStore<T>(_ configuration: ServerConfiguration, logger: Logger? = nil, _ body: (ProfferStore) async throws -> T) async throws -> T {
+        let store = try await openStore(configuration, logger: logger ?? self.logger(configuration))
+        do {
+            let result = try await body(store)
+            await store.shutdown()
+            return result
+        } catch let error as DomainError {
+            await store.shutdown()
+            throw ValidationError(describe(error))
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+    }
+
+    /// `withStore` with the configuration resolved from these options.
+    func withStore<T>(_ body: (ProfferStore) async throws -> T) async throws -> T {
+        try await withStore(try resolve(), body)
+    }
+
     /// Opens (and migrates) the configured database.
-    func openStore(_ configuration: ServerConfiguration, logger: Logger) async throws -> ProfferStore {
+    private func openStore(_ configuration: ServerConfiguration, logger: Logger) async throws -> ProfferStore {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         return try await ProfferStore.open(configuration.resolvedDatabase, synchronous: configuration.sqliteSynchronous,

@@ -15,20 +15,6 @@ struct WebhooksCommand: AsyncParsableCommand {
         return id
     }
 
-    /// Opens the store, runs `body`, closes the store whatever happens.
-    static func withStore<T: Sendable>(_ options: ServerOptions, _ body: (ProfferStore) async throws -> T) async throws -> T {
-        let configuration = try options.resolve()
-        let store = try await options.openStore(configuration, logger: options.logger(configuration))
-        do {
-            let result = try await body(store)
-            await store.shutdown()
-            return result
-        } catch {
-            await store.shutdown()
-            throw error
-        }
-    }
-
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "An organisation's endpoints (never their secrets).")
         @OptionGroup var options: ServerOptions
@@ -36,7 +22,7 @@ struct WebhooksCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = try WebhooksCommand.organisation(organisation)
-            let endpoints = try await WebhooksCommand.withStore(options) { try await $0.webhookEndpoints(of: id) }
+            let endpoints = try await options.withStore { try await $0.webhookEndpoints(of: id) }
             if endpoints.isEmpty { print("no webhook endpoints") }
             for endpoint in endpoints {
                 let state = endpoint.disabledAt.map { "deleted \($0)" } ?? "active"
@@ -59,7 +45,7 @@ struct WebhooksCommand: AsyncParsableCommand {
                 return state
             }
             guard (1...1000).contains(limit) else { throw ValidationError("--limit must be 1 to 1000") }
-            let found = try await WebhooksCommand.withStore(options) { try await $0.webhookDeliveries(of: id, state: wanted, limit: limit) }
+            let found = try await options.withStore { try await $0.webhookDeliveries(of: id, state: wanted, limit: limit) }
             if found.isEmpty { print("no deliveries") }
             for (delivery, event) in found {
                 let last = delivery.lastStatus.map { "last \($0)" } ?? delivery.lastError.map { "last: \($0)" } ?? ""
@@ -89,7 +75,7 @@ struct WebhooksCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (id, eventID, endpointID) = try delivery.ids()
-            guard let (found, stored, attempts) = try await WebhooksCommand.withStore(options, {
+            guard let (found, stored, attempts) = try await options.withStore({
                 try await $0.webhookDelivery(event: eventID, endpoint: endpointID, of: id)
             }) else { throw ValidationError("no such delivery for \(id)") }
             print("\(stored.type.rawValue) \(stored.id) created \(stored.createdAt) → \(found.endpointID): \(found.state.rawValue)")
@@ -107,12 +93,14 @@ struct WebhooksCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (id, eventID, endpointID) = try delivery.ids()
-            do {
-                _ = try await WebhooksCommand.withStore(options) { try await $0.replayDelivery(event: eventID, endpoint: endpointID, of: id, at: .now()) }
-            } catch DomainError.notFound {
-                throw ValidationError("no such delivery for \(id)")
-            } catch DomainError.conflict(let reason) {
-                throw ValidationError(reason)
+            try await options.withStore { store in
+                do {
+                    _ = try await store.replayDelivery(event: eventID, endpoint: endpointID, of: id, at: .now())
+                } catch DomainError.notFound {
+                    throw ValidationError("no such delivery for \(id)")
+                } catch DomainError.conflict(let reason) {
+                    throw ValidationError(reason)
+                }
             }
             print("queued: a running server sends it within a second or so")
         }
