@@ -142,6 +142,23 @@ struct DomainValueTests {
         #expect(Timestamp(rfc3339: stamp.rfc3339) == stamp)
     }
 
+    @Test func aGrantsChangingStateIsItsExpiryRevocationPaymentAndSuspensionOnly() {
+        let created = Timestamp(millisecondsSinceEpoch: 1_000)
+        let grant = Grant(id: .generate(), requestID: .generate(), organisationID: .generate(), personID: .generate(), keys: ["contact.email"],
+                          purpose: "ServiceProvision", retentionDays: 30, thirdParties: [], createdAt: created,
+                          expiresAt: created.adding(days: 30), revokedAt: nil)
+        var changed = grant
+        let state = Grant.Changing(expiresAt: created.adding(days: 60), revokedAt: created.adding(days: 1),
+                                   paidUntil: created.adding(days: 31), suspendedAt: created.adding(days: 2))
+        changed.changing = state
+        #expect(changed.changing == state)
+        #expect(changed.expiresAt == state.expiresAt && changed.revokedAt == state.revokedAt)
+        #expect(changed.paidUntil == state.paidUntil && changed.suspendedAt == state.suspendedAt)
+        // Everything else is as created.
+        changed.changing = grant.changing
+        #expect(changed == grant)
+    }
+
     @Test func timestampsRoundTripThroughRFC3339() throws {
         let stamp = Timestamp(millisecondsSinceEpoch: 1_795_000_123_456)
         #expect(stamp.rfc3339.hasSuffix("Z"))

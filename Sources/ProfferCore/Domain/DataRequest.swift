@@ -161,6 +161,33 @@ public struct Grant: Sendable, Hashable {
         self.revokedAt = revokedAt
     }
 
+    /// What may change about a grant after it is made: its expiry, revocation, paid period and suspension. Everything
+    /// else (keys, purpose, parties, price) is fixed at creation, so a grant can be kept as created and this part read
+    /// again, or known unchanged, before the grant is relied on (the disclosure batch's grant cache and memory).
+    public struct Changing: Sendable, Hashable {
+        public var expiresAt: Timestamp
+        public var revokedAt: Timestamp?
+        public var paidUntil: Timestamp?
+        public var suspendedAt: Timestamp?
+
+        public init(expiresAt: Timestamp, revokedAt: Timestamp?, paidUntil: Timestamp?, suspendedAt: Timestamp?) {
+            self.expiresAt = expiresAt
+            self.revokedAt = revokedAt
+            self.paidUntil = paidUntil
+            self.suspendedAt = suspendedAt
+        }
+    }
+
+    public var changing: Changing {
+        get { Changing(expiresAt: expiresAt, revokedAt: revokedAt, paidUntil: paidUntil, suspendedAt: suspendedAt) }
+        set {
+            expiresAt = newValue.expiresAt
+            revokedAt = newValue.revokedAt
+            paidUntil = newValue.paidUntil
+            suspendedAt = newValue.suspendedAt
+        }
+    }
+
     /// The grant's status at an instant: revocation wins over expiry when both happened.
     public func status(at now: Timestamp) -> Status {
         if revokedAt != nil { return .revoked }

@@ -12,32 +12,11 @@ import Synchronization
 /// commit, forgets everything too.
 final class BatchMemory: Sendable {
     /// The part of a grant that changes after it is made.
-    struct GrantState: Sendable {
-        var expiresAt: Timestamp
-        var revokedAt: Timestamp?
-        var paidUntil: Timestamp?
-        var suspendedAt: Timestamp?
-
-        init(of grant: Grant) {
-            expiresAt = grant.expiresAt
-            revokedAt = grant.revokedAt
-            paidUntil = grant.paidUntil
-            suspendedAt = grant.suspendedAt
-        }
-
-        func apply(to grant: inout Grant) {
-            grant.expiresAt = expiresAt
-            grant.revokedAt = revokedAt
-            grant.paidUntil = paidUntil
-            grant.suspendedAt = suspendedAt
-        }
-    }
-
     typealias Head = (sequence: Int64, hash: String)
 
     private struct Memory: ~Copyable {
         var stamp: WriterChangeStamp?
-        var grants: [GrantID: GrantState] = [:]
+        var grants: [GrantID: Grant.Changing] = [:]
         var heads: [String: Head] = [:]
     }
 
@@ -51,13 +30,13 @@ final class BatchMemory: Sendable {
 
     /// The remembered state of these grants, if nothing was written since the last batch (`stamp` is the write
     /// connection's now); otherwise forgets everything and returns nothing.
-    func grants(_ ids: [GrantID], at stamp: WriterChangeStamp) -> [GrantID: GrantState] {
+    func grants(_ ids: [GrantID], at stamp: WriterChangeStamp) -> [GrantID: Grant.Changing] {
         memory.withLock { memory in
             guard memory.stamp == stamp else {
                 memory = Memory()
                 return [:]
             }
-            var found: [GrantID: GrantState] = [:]
+            var found: [GrantID: Grant.Changing] = [:]
             for id in ids { if let state = memory.grants[id] { found[id] = state } }
             return found
         }
@@ -73,7 +52,7 @@ final class BatchMemory: Sendable {
     }
 
     /// Remembers what a batch read and the heads it left, with the write connection's stamp after its writes.
-    func remember(grants: [GrantID: GrantState], heads: [String: Head], at stamp: WriterChangeStamp) {
+    func remember(grants: [GrantID: Grant.Changing], heads: [String: Head], at stamp: WriterChangeStamp) {
         memory.withLock { memory in
             if memory.grants.count + grants.count > limit { memory.grants.removeAll(keepingCapacity: true) }
             if memory.heads.count + heads.count > limit { memory.heads.removeAll(keepingCapacity: true) }

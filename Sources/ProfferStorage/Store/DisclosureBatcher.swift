@@ -398,13 +398,13 @@ actor DisclosureBatcher {
     /// revocation (which takes the grant's row lock first, as every writer of grants does) cannot commit between this
     /// read and the disclosure. Returns the grants and the changing state it read from the database.
     static func currentGrants(_ ids: [GrantID], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache,
-                              remembered: [GrantID: BatchMemory.GrantState]) async throws -> ([GrantID: Grant], [GrantID: BatchMemory.GrantState]) {
+                              remembered: [GrantID: Grant.Changing]) async throws -> ([GrantID: Grant], [GrantID: Grant.Changing]) {
         var grants: [GrantID: Grant] = [:]
-        var read: [GrantID: BatchMemory.GrantState] = [:]
+        var read: [GrantID: Grant.Changing] = [:]
         var known = cache.lookup(ids)
         for (id, state) in remembered {
             guard var grant = known.removeValue(forKey: id) else { continue }
-            state.apply(to: &grant)
+            grant.changing = state
             grants[id] = grant
         }
         if !known.isEmpty {
@@ -414,12 +414,10 @@ actor DisclosureBatcher {
             for row in try await query.all() {
                 let id = GrantID(trusted: try row.decode(column: "id", as: String.self))
                 guard var grant = known[id] else { continue }
-                grant.expiresAt = try row.timestamp("expires_at")
-                grant.revokedAt = try row.optionalTimestamp("revoked_at")
-                grant.paidUntil = try row.optionalTimestamp("paid_until")
-                grant.suspendedAt = try row.optionalTimestamp("suspended_at")
+                grant.changing = Grant.Changing(expiresAt: try row.timestamp("expires_at"), revokedAt: try row.optionalTimestamp("revoked_at"),
+                                                paidUntil: try row.optionalTimestamp("paid_until"), suspendedAt: try row.optionalTimestamp("suspended_at"))
                 grants[id] = grant
-                read[id] = BatchMemory.GrantState(of: grant)
+                read[id] = grant.changing
             }
         }
         let unknown = ids.filter { grants[$0] == nil && known[$0] == nil }.map(\.rawValue)
@@ -429,7 +427,7 @@ actor DisclosureBatcher {
             for row in try await query.all() {
                 let grant = try ProfferStore.grant(row)
                 grants[grant.id] = grant
-                read[grant.id] = BatchMemory.GrantState(of: grant)
+                read[grant.id] = grant.changing
                 cache.remember(grant)
             }
         }
@@ -556,10 +554,9 @@ final class GrantCache: Sendable {
     }
 
     func remember(_ grant: Grant) {
+        // As created: what changes is always taken from the database or the batch memory, never from here.
         var original = grant
-        original.revokedAt = nil
-        original.paidUntil = nil
-        original.suspendedAt = nil
+        original.changing = Grant.Changing(expiresAt: grant.expiresAt, revokedAt: nil, paidUntil: nil, suspendedAt: nil)
         grants.withLock { cache in
             if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
             cache[grant.id] = original
