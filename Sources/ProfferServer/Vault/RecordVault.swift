@@ -9,12 +9,11 @@ final class RecordVault: Sendable {
     let masterKey: MasterKey
     private let cache = Mutex(Cache())
 
-    /// Unwrapped keys, the same with each person's handle (what a disclosure needs, found with one look-up), and
-    /// the people whose accounts were closed while this process ran: a look-up that began before a closure must
-    /// not put their key back after `forget` removed it.
+    /// Each person's unwrapped key with their handle (what a disclosure needs, found with one look-up), and the
+    /// people whose accounts were closed while this process ran: a look-up that began before a closure must not put
+    /// their key back after `forget` removed it.
     private struct Cache {
-        var keys: [PersonID: DataKey] = [:]
-        var keyed: [PersonID: KeyedPerson] = [:]
+        var people: [PersonID: KeyedPerson] = [:]
         var forgotten: Set<PersonID> = []
     }
 
@@ -25,23 +24,16 @@ final class RecordVault: Sendable {
     }
 
     func keyed(_ id: PersonID, load: () async throws -> Person?) async throws -> KeyedPerson? {
-        if let found = cache.withLock({ $0.keyed[id] }) { return found }
+        if let found = cache.withLock({ $0.people[id] }) { return found }
         guard let person = try await load() else { return nil }
-        let keyed = KeyedPerson(handle: person.handle, dataKey: try dataKey(for: person))
-        cache.withLock { cache in
-            guard !cache.forgotten.contains(id) else { return }
-            if cache.keyed.count > 100_000 { cache.keyed.removeAll(keepingCapacity: true) }
-            cache.keyed[id] = keyed
-        }
-        return keyed
+        return KeyedPerson(handle: person.handle, dataKey: try dataKey(for: person))
     }
 
     /// Forgets a person's unwrapped key and handle: after their account is closed no copy of the key may outlive
     /// the wrapped one destroyed in the database.
     func forget(_ id: PersonID) {
         cache.withLock { cache in
-            cache.keys[id] = nil
-            cache.keyed[id] = nil
+            cache.people[id] = nil
             cache.forgotten.insert(id)
         }
     }
@@ -53,12 +45,12 @@ final class RecordVault: Sendable {
     func dataKey(for person: Person) throws -> DataKey {
         // A closed account's key is destroyed; asking for it is a clean refusal, not a failed unwrap.
         if let erasedAt = person.erasedAt { throw DomainError.personErased(handle: person.handle, at: erasedAt) }
-        if let cached = cache.withLock({ $0.keys[person.id] }) { return cached }
+        if let cached = cache.withLock({ $0.people[person.id] }) { return cached.dataKey }
         let key = try masterKey.unwrap(person.wrappedDataKey, for: person.id)
         try cache.withLock { cache in
             if cache.forgotten.contains(person.id) { throw DomainError.personErased(handle: person.handle, at: .now()) }
-            if cache.keys.count > 100_000 { cache.keys.removeAll(keepingCapacity: true) }
-            cache.keys[person.id] = key
+            if cache.people.count > 100_000 { cache.people.removeAll(keepingCapacity: true) }
+            cache.people[person.id] = KeyedPerson(handle: person.handle, dataKey: key)
         }
         return key
     }

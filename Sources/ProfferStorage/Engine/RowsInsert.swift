@@ -30,8 +30,8 @@ enum SQLValue: Sendable, Equatable {
     }
 }
 
-/// A multi-row `INSERT` of the write pipeline's hottest statements, written straight to SQL text and a flat list of
-/// binds. sql-kit's insert builder wraps every value in expressions and serialises that tree for every batch (with
+/// An `INSERT` of one or many rows for the write path's hottest tables (audit entries, ledger transfers and legs),
+/// written straight to SQL text and a flat list of binds. sql-kit's insert builder wraps every value in expressions and serialises that tree for every batch (with
 /// the binding, most of the write pipeline's Swift time for a priced batch); on SQLite this is run as text with `?`
 /// placeholders and typed binds, on PostgreSQL serialised with the dialect's placeholders.
 struct RowsInsert: SQLExpression {

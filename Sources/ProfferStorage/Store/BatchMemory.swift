@@ -11,7 +11,7 @@ import Synchronization
 /// a batch never relies on a row another writer may have changed. A batch that fails, or whose transaction fails to
 /// commit, forgets everything too.
 final class BatchMemory: Sendable {
-    /// The part of a grant that changes after it is made.
+    /// A chain's newest link.
     typealias Head = (sequence: Int64, hash: String)
 
     private struct Memory: ~Copyable {

@@ -195,20 +195,18 @@ actor DisclosureBatcher {
 
         let (records, snapshots) = try await sealedRecords(for: outcomes, on: db, recordCache: recordCache)
         var results: [Result<Disclosure, any Error>] = []
-        var entries: [AuditEntry] = []
-        /// The charge each entry records, if any (the link a person's earnings are found by).
-        var entryCharges: [TransferID?] = []
+        var entries: [ProfferStore.AuditRow] = []
         var transfers: [Transfer] = []
         var retries: [(person: String, seq: Int64, original: Int64)] = []
         var firstPaid: [Int: Int64] = [:]
         let idempotency = db.insert(into: "idempotency_keys").columns("scope", "key", "request_digest", "response", "created_at")
         var newKeys = 0
-        func append(_ event: AuditEvent, for person: PersonID, charge: TransferID? = nil) -> AuditEntry {
+        func append(_ event: AuditEvent, for person: PersonID, charge: TransferID? = nil) throws -> AuditEntry {
+            guard let number = numbers[person.rawValue] else { throw StorageError.corrupt("a grant refers to a missing person") }
             let head = heads[person.rawValue] ?? (0, AuditEntry.genesisHash)
             let entry = AuditEntry(event: event, personID: person, previousSequence: head.sequence, previousHash: head.hash)
             heads[person.rawValue] = (entry.sequence, entry.hash)
-            entries.append(entry)
-            entryCharges.append(charge)
+            entries.append(ProfferStore.AuditRow(entry: entry, personNumber: number, charge: charge))
             return entry
         }
         for (index, (item, outcome)) in zip(items, outcomes).enumerated() {
@@ -217,7 +215,7 @@ actor DisclosureBatcher {
             case .refused(let error):
                 results.append(.failure(error))
             case .unpaid(let grant, let shortfall, let detail, let note):
-                _ = append(AuditEvent(kind: .disclosureRefused, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
+                _ = try append(AuditEvent(kind: .disclosureRefused, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
                                       grantID: grant.id, keys: [], note: "refused, no data sent: \(note)", at: item.at), for: grant.personID)
                 results.append(.failure(DomainError.paymentRequired(grantID: grant.id, shortfall: shortfall, detail: detail)))
             case .disclose(let grant, let keys, let price, let retry):
@@ -240,7 +238,7 @@ actor DisclosureBatcher {
                 case (nil, nil): nil
                 }
                 let charge: TransferID? = price != nil && retry == nil ? .generateTimeOrdered(at: item.at) : nil
-                let entry = append(AuditEvent(kind: .disclosure, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
+                let entry = try append(AuditEvent(kind: .disclosure, actor: actor, organisationID: item.organisationID, requestID: grant.requestID,
                                               grantID: grant.id, keys: sealed.map(\.key), note: note, at: item.at),
                                    for: grant.personID, charge: charge)
                 if let original { retries.append((grant.personID.rawValue, entry.sequence, original)) }
@@ -266,24 +264,9 @@ actor DisclosureBatcher {
         // instead of one per statement.
         var writes: [any SQLExpression] = []
         if !entries.isEmpty {
-            // The charge column only when the batch charges anything: an unpriced batch binds no NULL per row.
-            let charging = !transfers.isEmpty
-            var columns = ["person_number", "person_id", "seq", "kind", "actor", "organisation_id", "request_id", "grant_id", "keys", "note", "at", "previous_hash", "hash"]
-            if charging { columns.append("transfer_id") }
-            var insert = RowsInsert(into: "audit_entries", columns: columns)
-            for (entry, charge) in zip(entries, entryCharges) {
-                guard let number = numbers[entry.personID.rawValue] else { throw StorageError.corrupt("a grant refers to a missing person") }
-                var values: [SQLValue] = [
-                    .integer(number), .text(entry.personID.rawValue), .integer(entry.sequence), .text(entry.kind.rawValue), .text(entry.actor),
-                    .text(entry.organisationID?.rawValue), .text(entry.requestID?.rawValue), .text(entry.grantID?.rawValue),
-                    .text(entry.keysJSON), .text(entry.note), .integer(entry.at.millisecondsSinceEpoch), .text(entry.previousHash), .text(entry.hash),
-                ]
-                if charging { values.append(.text(charge?.rawValue)) }
-                insert.append(values)
-            }
-            writes.append(insert)
+            writes.append(ProfferStore.auditEntriesInsert(entries))
             if kind == .postgres {
-                let written = Set(entries.map(\.personID.rawValue))
+                let written = Set(entries.map(\.entry.personID.rawValue))
                 let moved = heads.filter { written.contains($0.key) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value.sequence, $0.value.hash) }
                 if let upsert = ProfferStore.auditHeadsUpsert(moved, on: db) { writes.append(upsert) }
             }

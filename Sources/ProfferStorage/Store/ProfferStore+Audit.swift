@@ -18,13 +18,7 @@ extension ProfferStore {
         let number = try row.decode(column: "number", as: Int64.self)
         let head = try await auditHeads(of: [person.rawValue], on: db, kind: kind, forAppending: true)[person.rawValue]
         let entry = AuditEntry(event: event, personID: person, previousSequence: head?.sequence ?? 0, previousHash: head?.hash ?? AuditEntry.genesisHash)
-        try await db.raw("""
-            INSERT INTO audit_entries (person_number, person_id, seq, kind, actor, organisation_id, request_id, grant_id, keys, note, at, previous_hash, hash, transfer_id)
-            VALUES (\(bind: number), \(bind: person.rawValue), \(bind: entry.sequence), \(bind: entry.kind.rawValue), \(bind: entry.actor),
-                    \(bind: entry.organisationID?.rawValue), \(bind: entry.requestID?.rawValue), \(bind: entry.grantID?.rawValue),
-                    \(bind: entry.keysJSON), \(bind: entry.note), \(bind: entry.at.millisecondsSinceEpoch),
-                    \(bind: entry.previousHash), \(bind: entry.hash), \(bind: charge?.rawValue))
-            """).run()
+        try await db.execute(sql: auditEntriesInsert([AuditRow(entry: entry, personNumber: number, charge: charge)])) { _ in }
         if kind == .postgres, let upsert = auditHeadsUpsert([(person.rawValue, entry.sequence, entry.hash)], on: db) {
             try await db.execute(sql: upsert) { _ in }
         }
@@ -55,6 +49,35 @@ extension ProfferStore {
             heads[try row.decode(column: "person_id", as: String.self)] = (try row.decode(column: "seq", as: Int64.self), try row.decode(column: "hash", as: String.self))
         }
         return heads
+    }
+
+    /// An audit entry as stored: with its person's number (the log's key, migration 13) and the charge it links, if
+    /// any (how a person's earnings are found).
+    struct AuditRow {
+        let entry: AuditEntry
+        let personNumber: Int64
+        let charge: TransferID?
+    }
+
+    /// The statement appending audit entries, for one entry or a disclosure batch's. The charge column only when an
+    /// entry links one: an unpriced batch binds no NULL per row.
+    static func auditEntriesInsert(_ rows: [AuditRow]) -> RowsInsert {
+        let charging = rows.contains { $0.charge != nil }
+        var columns = ["person_number", "person_id", "seq", "kind", "actor", "organisation_id", "request_id", "grant_id", "keys", "note", "at",
+                       "previous_hash", "hash"]
+        if charging { columns.append("transfer_id") }
+        var insert = RowsInsert(into: "audit_entries", columns: columns)
+        for row in rows {
+            let entry = row.entry
+            var values: [SQLValue] = [
+                .integer(row.personNumber), .text(entry.personID.rawValue), .integer(entry.sequence), .text(entry.kind.rawValue), .text(entry.actor),
+                .text(entry.organisationID?.rawValue), .text(entry.requestID?.rawValue), .text(entry.grantID?.rawValue),
+                .text(entry.keysJSON), .text(entry.note), .integer(entry.at.millisecondsSinceEpoch), .text(entry.previousHash), .text(entry.hash),
+            ]
+            if charging { values.append(.text(row.charge?.rawValue)) }
+            insert.append(values)
+        }
+        return insert
     }
 
     /// A person's number (migration 13), as a scalar subquery: the audit log is keyed by it.
