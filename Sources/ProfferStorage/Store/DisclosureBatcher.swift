@@ -33,7 +33,11 @@ extension ProfferStore {
 /// Group commit for the hottest write: concurrent disclosures are gathered and handled by one write job
 /// with a fixed handful of set-based statements per batch (grants, audit heads, records, one multi-row insert
 /// of audit entries, on PostgreSQL one multi-row upsert of heads) instead of several statements per disclosure.
-actor DisclosureBatcher {
+///
+/// Not an actor: a request hands its disclosure over under a lock and waits once, for its result. As an actor,
+/// every hand-over contended with the drain loop for the actor, and a request that found it busy was parked and
+/// resumed on another thread before it could even queue (BENCHMARKS.md, run 13).
+final class DisclosureBatcher: Sendable {
     struct Item: Sendable {
         let grantID: GrantID
         let organisationID: OrganisationID
@@ -50,16 +54,21 @@ actor DisclosureBatcher {
         let continuation: CheckedContinuation<Disclosure, any Error>
     }
 
+    /// Disclosures waiting for a batch, and whether a drain loop is running (at most one is).
+    private struct Queue: ~Copyable {
+        var pending: [Pending] = []
+        var draining = false
+    }
+
     private let writes: WriteQueue
     private let kind: EngineKind
-    private var pending: [Pending] = []
+    private let queue = Mutex(Queue())
     /// Grants as created: keys, purpose and parties never change after creation. What decides whether a grant
     /// is active — `revoked_at` and `expires_at` — is re-read from the database by every batch (on SQLite, unless
     /// nothing else has written since the last batch: `memory`).
     private let grantCache = GrantCache()
     /// On SQLite, grants' changing state and chains' heads as the last batch left them, while nothing else writes.
     private let memory = BatchMemory()
-    private var draining = false
     private let maxBatch = 256
 
     private let recordCache: RecordCache?
@@ -78,27 +87,40 @@ actor DisclosureBatcher {
 
     func submit(_ item: Item) async throws -> Disclosure {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Disclosure, any Error>) in
-            pending.append(Pending(item: item, continuation: continuation))
-            if !draining {
-                draining = true
-                Task(executorPreference: WriterThread.shared) { await self.drain() }
+            let startDrain = queue.withLock { queue in
+                queue.pending.append(Pending(item: item, continuation: continuation))
+                guard !queue.draining else { return false }
+                queue.draining = true
+                return true
             }
+            if startDrain { Task(executorPreference: WriterThread.shared) { await self.drain() } }
+        }
+    }
+
+    /// The next batch of waiting disclosures, or none — then the loop ends, and the next submission starts another.
+    private func nextBatch() -> [Pending]? {
+        queue.withLock { queue in
+            guard !queue.pending.isEmpty else {
+                queue.draining = false
+                return nil
+            }
+            let batch = Array(queue.pending.prefix(maxBatch))
+            queue.pending.removeFirst(batch.count)
+            return batch
         }
     }
 
     private func drain() async {
-        while !pending.isEmpty {
-            let batch = Array(pending.prefix(maxBatch))
-            pending.removeFirst(batch.count)
+        while let batch = nextBatch() {
             let items = batch.map(\.item)
             let kind = self.kind
             let cache = grantCache
             let records = recordCache
             let fees = self.fees
             let memory = self.memory
+            let accounts = knownAccounts
+            let numbers = personNumbers
             do {
-                let accounts = knownAccounts
-                let numbers = personNumbers
                 let (results, snapshots, created) = try await writes.write { db in
                     try await Self.run(items, on: db, kind: kind, cache: cache, memory: memory, records: records, fees: fees, accounts: accounts,
                                        numbers: numbers)
@@ -113,7 +135,6 @@ actor DisclosureBatcher {
                 for waiting in batch { waiting.continuation.resume(throwing: error) }
             }
         }
-        draining = false
     }
 
     /// What one disclosure of a batch comes to.
