@@ -88,4 +88,35 @@ struct PersonNumberTests {
             }
         }
     }
+    /// The tables a table's foreign keys refer to.
+    static func foreignKeyParents(of table: String, _ store: ProfferStore, engine: TestEngine) async throws -> [String] {
+        try await store.engine.read { db in
+            switch engine {
+            case .postgres:
+                try await db.raw("""
+                    SELECT confrelid::regclass::text AS parent FROM pg_constraint WHERE conrelid = \(bind: table)::regclass AND contype = 'f'
+                    """).all().map { try $0.decode(column: "parent", as: String.self) }
+            case .sqlite:
+                try await db.raw("SELECT \"table\" AS parent FROM pragma_foreign_key_list(\(bind: table))").all()
+                    .map { try $0.decode(column: "parent", as: String.self) }
+            }
+        }
+    }
+
+    /// Migration 15: the audit log's person id no longer references `people` (an index seek, on PostgreSQL a trigger,
+    /// per appended entry); the rest of the schema keeps its foreign keys, and chains append and read back as before.
+    @Test(arguments: engines)
+    func theAuditLogKeepsNoForeignKeyAndTheRestOfTheSchemaKeepsTheirs(engine: TestEngine) async throws {
+        let database = try await TestDatabase.make(engine)
+        let old = try await openDatabase(database.location, logger: TestDatabase.logger)
+        try await Migrator.migrate(old, upTo: 14)
+        await old.shutdown()
+        try await database.withStore { store in
+            #expect(try await Self.foreignKeyParents(of: "audit_entries", store, engine: engine).isEmpty)
+            #expect(try await Self.foreignKeyParents(of: "records", store, engine: engine) == ["people"], "other tables still reference people")
+            let person = try await StoreContractTests.makePerson(store, handle: "after-fifteen")
+            #expect(try await StoreContractTests.fullChain(store, person.id).map(\.kind) == [.accountCreated])
+        }
+    }
 }
+

@@ -4,11 +4,13 @@ import SQLKit
 /// One numbered schema change. Statements are written once, with `{BLOB}` and `{BIGINT}` standing for
 /// the engine's own type names, and `{WITHOUT_ROWID}` for SQLite's clustered tables (nothing on PostgreSQL).
 /// A migration `only` for one engine is recorded as applied on the other without running anything there.
+/// `then`, when a change cannot be written as fixed statements, runs after them in the same transaction.
 struct Migration: Sendable {
     let version: Int
     let name: String
     let statements: [String]
     var only: EngineKind? = nil
+    var then: (@Sendable (any SQLDatabase, EngineKind) async throws -> Void)? = nil
 
     func sql(for kind: EngineKind) -> [String] {
         if let only, only != kind { return [] }
@@ -37,6 +39,7 @@ public enum Migrator {
         Migration0012DeriveAuditHeadsOnSQLite.migration,
         Migration0013NumberPeopleForTheAuditLog.migration,
         Migration0014NumberPeopleFromASequenceOnPostgreSQL.migration,
+        Migration0015AuditEntriesWithoutForeignKey.migration,
     ]
 
     /// The version of every migration this build knows, in order.
@@ -65,6 +68,7 @@ public enum Migrator {
                     for statement in migration.sql(for: kind) {
                         try await db.raw(SQLQueryString(statement)).run()
                     }
+                    if migration.only == nil || migration.only == kind { try await migration.then?(db, kind) }
                     try await db.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Int64(Date.now.timeIntervalSince1970 * 1000)))").run()
                     try await db.raw("COMMIT").run()
                 } catch {
