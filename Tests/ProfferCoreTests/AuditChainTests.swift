@@ -118,6 +118,12 @@ struct RecordCipherTests {
         #expect(throws: CipherError.unwrapFailed) { try other.unwrap(wrapped, for: person) }
     }
 
+    /// Every record sealed so far is bound to exactly these bytes: a change here would make them all unreadable.
+    @Test func recordsAreBoundToTheirKeyNameAndVersionAsText() {
+        #expect(DataKey.aad("contact.email", 3) == Array("proffer-record:contact.email:3".utf8))
+        #expect(DataKey.aad("identity.name.full", 1_234_567_890_123) == Array("proffer-record:identity.name.full:1234567890123".utf8))
+    }
+
     @Test func masterKeysMustBe32Bytes() {
         #expect(throws: CipherError.badKeyLength(16)) { try MasterKey(rawBytes: Data(count: 16)) }
     }
@@ -169,6 +175,14 @@ struct DomainValueTests {
         #expect(Timestamp(millisecondsSinceEpoch: -1).rfc3339 == "1969-12-31T23:59:59.999Z")
         #expect(Timestamp(millisecondsSinceEpoch: -2_208_988_800_001).rfc3339 == "1899-12-31T23:59:59.999Z")
         #expect(Timestamp(millisecondsSinceEpoch: 253_402_300_800_000).rfc3339 == "10000-01-01T00:00:00.000Z")
+    }
+
+    /// The bytes the disclosure answer copies are the text, for ordinary years and for the widest ones.
+    @Test(arguments: [Int64(0), -1, 1_795_000_123_456, 253_402_300_800_000, .max, .min])
+    func rfc3339BytesAreItsText(milliseconds: Int64) {
+        let stamp = Timestamp(millisecondsSinceEpoch: milliseconds)
+        #expect(stamp.withRFC3339Bytes { String(decoding: $0, as: UTF8.self) } == stamp.rfc3339)
+        #expect(stamp.rfc3339.hasSuffix("Z") && stamp.rfc3339.count >= 24)
     }
 
     @Test func grantStatusFollowsRevocationThenExpiry() {

@@ -87,6 +87,14 @@ struct CatalogueContentsTests {
         }
     }
 
+    @Test func sharedKeysAreTheSameTextAndUnknownKeysPassThrough() {
+        for entry in catalogue.entries {
+            let readBack = String(decoding: Array(entry.key.utf8), as: UTF8.self)
+            #expect(catalogue.shared(readBack) == entry.key)
+        }
+        #expect(catalogue.shared("not.a-key") == "not.a-key")
+    }
+
     @Test func lookupFindsEveryEntry() {
         for entry in catalogue.entries {
             #expect(catalogue.entry(for: entry.key) == entry)

@@ -138,11 +138,13 @@ struct CanonicalJSON {
     mutating func open() { bytes.append(UInt8(ascii: "{")) }
     mutating func close() { bytes.append(UInt8(ascii: "}")) }
 
-    mutating func member(_ name: String, _ value: (inout CanonicalJSON) -> Void) {
+    /// A member named `name`, which is one of the entry's own field names (plain ASCII letters: nothing to escape).
+    mutating func member(_ name: StaticString, _ value: (inout CanonicalJSON) -> Void) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
-        string(name)
-        bytes.append(UInt8(ascii: ":"))
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: "\":".utf8)
         value(&self)
     }
 

@@ -29,6 +29,13 @@ public struct Catalogue: Sendable {
         positions[key] != nil
     }
 
+    /// `key` as the catalogue's own copy of that text (or `key` itself if the catalogue has no such key). Keys read
+    /// back from storage are each a string of their own; shared with the catalogue, two equal keys compare by
+    /// identity instead of byte by byte, which the disclosure batch does for every record it hands out.
+    public func shared(_ key: String) -> String {
+        positions[key].map { entries[$0].key } ?? key
+    }
+
     private static func rank(_ category: RecordCategory) -> Int {
         RecordCategory.allCases.firstIndex(of: category) ?? RecordCategory.allCases.count
     }

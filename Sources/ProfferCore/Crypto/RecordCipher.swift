@@ -92,9 +92,16 @@ public struct DataKey: Sendable {
         }
     }
 
-    static func aad(_ name: String, _ version: Int64) -> Data {
-        // Concatenated rather than interpolated: this runs for every record of every disclosure.
-        Data(("proffer-record:" + name + ":" + String(version)).utf8)
+    /// `proffer-record:<name>:<version>`, as bytes appended into one buffer: this runs for every record of every
+    /// disclosure, where building it as a String and converting that to Data cost a fifth of opening the record.
+    static func aad(_ name: String, _ version: Int64) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(36 + name.utf8.count)
+        bytes.append(contentsOf: "proffer-record:".utf8)
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(UInt8(ascii: ":"))
+        bytes.append(contentsOf: String(version).utf8)
+        return bytes
     }
 }
 

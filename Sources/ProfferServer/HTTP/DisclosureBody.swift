@@ -33,9 +33,9 @@ struct DisclosureBody: ResponseGenerator {
         out.writeStaticString(",\"purpose\":")
         Self.string(purpose, into: &out)
         out.writeStaticString(",\"disclosedAt\":\"")
-        out.writeString(disclosedAt.rfc3339)
+        disclosedAt.withRFC3339Bytes { _ = out.writeBytes($0) }
         out.writeStaticString("\",\"expiresAt\":\"")
-        out.writeString(expiresAt.rfc3339)
+        expiresAt.withRFC3339Bytes { _ = out.writeBytes($0) }
         out.writeStaticString("\",\"records\":[")
         for (index, record) in records.enumerated() {
             if index > 0 { out.writeStaticString(",") }
@@ -44,7 +44,7 @@ struct DisclosureBody: ResponseGenerator {
             out.writeStaticString(",\"value\":")
             out.writeBytes(record.valueJSON)
             out.writeStaticString(",\"updatedAt\":\"")
-            out.writeString(record.updatedAt.rfc3339)
+            record.updatedAt.withRFC3339Bytes { _ = out.writeBytes($0) }
             out.writeStaticString("\"}")
         }
         out.writeStaticString("],\"missing\":[")

@@ -13,6 +13,7 @@ final class GrantCache: Sendable {
     func lookup(_ ids: [GrantID]) -> [GrantID: Grant] {
         grants.withLock { cache in
             var found: [GrantID: Grant] = [:]
+            found.reserveCapacity(ids.count)
             for id in ids { if let grant = cache[id] { found[id] = grant } }
             return found
         }
@@ -22,6 +23,7 @@ final class GrantCache: Sendable {
         // As created: what changes is always taken from the database or the batch memory, never from here.
         var original = grant
         original.changing = Grant.Changing(expiresAt: grant.expiresAt, revokedAt: nil, paidUntil: nil, suspendedAt: nil)
+        original.keys = grant.keys.map(Catalogue.standard.shared)
         grants.withLock { cache in
             if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
             cache[grant.id] = original
@@ -38,6 +40,7 @@ final class PersonNumbers: Sendable {
     /// The numbers of `people`, from memory where known, the others read in one statement.
     func of(_ people: [String], on db: any SQLDatabase) async throws -> [String: Int64] {
         var found: [String: Int64] = [:]
+        found.reserveCapacity(people.count)
         let missing = numbers.withLock { known in
             people.filter { person in
                 guard let number = known[person] else { return true }

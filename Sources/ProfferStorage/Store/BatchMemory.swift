@@ -37,6 +37,7 @@ final class BatchMemory: Sendable {
                 return [:]
             }
             var found: [GrantID: Grant.Changing] = [:]
+            found.reserveCapacity(ids.count)
             for id in ids { if let state = memory.grants[id] { found[id] = state } }
             return found
         }
@@ -46,6 +47,7 @@ final class BatchMemory: Sendable {
     func heads(of people: [String]) -> [String: Head] {
         memory.withLock { memory in
             var found: [String: Head] = [:]
+            found.reserveCapacity(people.count)
             for person in people { if let head = memory.heads[person] { found[person] = head } }
             return found
         }

@@ -404,6 +404,7 @@ final class DisclosureBatcher: Sendable {
     static func currentGrants(_ ids: [GrantID], on db: any SQLDatabase, kind: EngineKind, cache: GrantCache,
                               remembered: [GrantID: Grant.Changing]) async throws -> ([GrantID: Grant], [GrantID: Grant.Changing]) {
         var grants: [GrantID: Grant] = [:]
+        grants.reserveCapacity(ids.count)
         var read: [GrantID: Grant.Changing] = [:]
         var known = cache.lookup(ids)
         for (id, state) in remembered {
@@ -506,6 +507,7 @@ final class DisclosureBatcher: Sendable {
     static func sealedRecords(for outcomes: [Outcome], on db: any SQLDatabase,
                               recordCache: RecordCache?) async throws -> ([String: [String: SealedRecord]], [RecordCache.Snapshot]) {
         var records: [String: [String: SealedRecord]] = [:]
+        records.reserveCapacity(outcomes.count)
         var snapshots: [RecordCache.Snapshot] = []
         var readers: [String] = []
         for case .disclose(let grant, _, _, _) in outcomes { readers.append(grant.personID.rawValue) }
@@ -519,7 +521,8 @@ final class DisclosureBatcher: Sendable {
             if !misses.isEmpty {
                 for row in try await db.select().columns("person_id", "key", "version", "ciphertext", "updated_at").from("records")
                     .where("person_id", .in, misses).all() {
-                    records[try row.decode(column: "person_id", as: String.self), default: [:]][try row.decode(column: "key", as: String.self)] = try Self.sealed(row)
+                    let record = try Self.sealed(row)
+                    records[try row.decode(column: "person_id", as: String.self), default: [:]][record.key] = record
                 }
                 snapshots = misses.map { person in
                     let id = PersonID(trusted: person)
@@ -532,14 +535,15 @@ final class DisclosureBatcher: Sendable {
             guard !keys.isEmpty else { return ([:], []) }
             for row in try await db.select().columns("person_id", "key", "version", "ciphertext", "updated_at").from("records")
                 .where("person_id", .in, persons).where("key", .in, Array(keys)).all() {
-                records[try row.decode(column: "person_id", as: String.self), default: [:]][try row.decode(column: "key", as: String.self)] = try Self.sealed(row)
+                let record = try Self.sealed(row)
+                records[try row.decode(column: "person_id", as: String.self), default: [:]][record.key] = record
             }
         }
         return (records, snapshots)
     }
 
     static func sealed(_ row: any SQLRow) throws -> SealedRecord {
-        SealedRecord(key: try row.decode(column: "key", as: String.self), version: try row.decode(column: "version", as: Int64.self),
+        SealedRecord(key: Catalogue.standard.shared(try row.decode(column: "key", as: String.self)), version: try row.decode(column: "version", as: Int64.self),
                      ciphertext: try row.decode(column: "ciphertext", as: Data.self), changedAt: try row.timestamp("updated_at"))
     }
 }

@@ -29,6 +29,8 @@ final class RecordCache: Sendable {
         state.withLock { state in
             var hits: [PersonID: [String: SealedRecord]] = [:]
             var generations: [PersonID: UInt64] = [:]
+            hits.reserveCapacity(people.count)
+            generations.reserveCapacity(people.count)
             for person in people {
                 generations[person] = state.generations[person] ?? 0
                 if let records = state.records[person] { hits[person] = records }
