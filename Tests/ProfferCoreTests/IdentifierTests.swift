@@ -66,4 +66,21 @@ struct IdentifierTests {
         #expect(clock.next(millis: 1_000, seed: 7) == (1_001, 7), "a spent counter borrows the next millisecond")
         #expect(clock.next(millis: 1_005, seed: 9) == (1_005, 9))
     }
+
+    /// The compact key is the UUID's 128 bits: equal exactly for equal canonical ids, absent for any other text.
+    @Test
+    func compactKeysAreTheUUIDsBitsAndOnlyForCanonicalText() throws {
+        let ids = (0..<2_000).map { $0.isMultiple(of: 2) ? PersonID.generate() : PersonID.generateTimeOrdered() }
+        let keys = ids.map(\.key)
+        #expect(keys.allSatisfy { $0 != nil })
+        #expect(Set(keys).count == ids.count, "distinct ids, distinct keys")
+        let id = try #require(ids.first)
+        #expect(PersonID(trusted: String(decoding: Array(id.rawValue.utf8), as: UTF8.self)).key == id.key, "the same text read back")
+        let known = PersonID(trusted: "per_0123abcd-4567-89ef-0123-456789abcdef").key
+        #expect(known == IdentifierKey(high: 0x0123abcd_4567_89ef, low: 0x0123_4567_89ab_cdef))
+        for text in ["per_0123ABCD-4567-89ef-0123-456789abcdef", "per_0123abcd-456789ef-0123-4567-89abcdef", "per_0123abcd-4567-89ef-0123-456789abcde",
+                     "per_0123abcd-4567-89ef-0123-456789abcdeg", "org_0123abcd-4567-89ef-0123-456789abcdef", "per-0123abcd-4567-89ef-0123-456789abcdef", ""] {
+            #expect(PersonID(trusted: text).key == nil, "no key for \(text)")
+        }
+    }
 }

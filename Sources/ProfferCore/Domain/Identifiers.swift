@@ -107,6 +107,45 @@ public struct Identifier<Tag: IdentifierTag>: Hashable, Sendable, Codable, Custo
     }
 }
 
+/// An identifier's UUID as its 128 bits: the key of the large in-memory maps of the disclosure path (grants, people's
+/// numbers, chain heads, records). Keyed by the 40-character text, each look-up hashed the whole text and, to confirm
+/// a match, compared it with a key stored in a string object of its own, elsewhere in memory — with tens of thousands
+/// of entries, mostly a cache miss per look-up. These keys are stored in the map itself.
+public struct IdentifierKey<Tag: IdentifierTag>: Hashable, Sendable {
+    let high: UInt64
+    let low: UInt64
+}
+
+extension Identifier {
+    /// The UUID as a compact key, or nil if the text is not an identifier's canonical form (prefix, underscore, the
+    /// UUID in lowercase hexadecimal with its four dashes). Every id this server makes or accepts is canonical; for
+    /// canonical text, two identifiers have the same key exactly when they are equal.
+    public var key: IdentifierKey<Tag>? {
+        let prefix = Tag.prefix.utf8
+        let parsed: IdentifierKey<Tag>?? = rawValue.utf8.withContiguousStorageIfAvailable { bytes in
+            guard bytes.count == prefix.count + 37, bytes.starts(with: prefix), bytes[prefix.count] == UInt8(ascii: "_") else { return nil }
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            var digits = 0
+            for (offset, byte) in bytes[(prefix.count + 1)...].enumerated() {
+                let nibble: UInt8
+                switch byte {
+                case UInt8(ascii: "-"):
+                    guard offset == 8 || offset == 13 || offset == 18 || offset == 23 else { return nil }
+                    continue
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = byte - UInt8(ascii: "a") + 10
+                default: return nil
+                }
+                if digits < 16 { high = high << 4 | UInt64(nibble) } else { low = low << 4 | UInt64(nibble) }
+                digits += 1
+            }
+            return digits == 32 ? IdentifierKey(high: high, low: low) : nil
+        }
+        return parsed ?? nil
+    }
+}
+
 public protocol IdentifierTag: Sendable { static var prefix: String { get } }
 
 public enum PersonTag: IdentifierTag { public static let prefix = "per" }

@@ -7,26 +7,28 @@ import Synchronization
 
 /// Grants by id, as created (see `DisclosureBatcher.grantCache`). Bounded: cleared when it grows past its limit.
 final class GrantCache: Sendable {
-    private let grants = Mutex<[GrantID: Grant]>([:])
+    private let grants = Mutex<[IdentifierKey<GrantTag>: Grant]>([:])
     private let limit = 200_000
 
     func lookup(_ ids: [GrantID]) -> [GrantID: Grant] {
-        grants.withLock { cache in
+        let keyed = ids.compactMap { id in id.key.map { (id, $0) } }
+        return grants.withLock { cache in
             var found: [GrantID: Grant] = [:]
-            found.reserveCapacity(ids.count)
-            for id in ids { if let grant = cache[id] { found[id] = grant } }
+            found.reserveCapacity(keyed.count)
+            for (id, key) in keyed { if let grant = cache[key] { found[id] = grant } }
             return found
         }
     }
 
     func remember(_ grant: Grant) {
+        guard let key = grant.id.key else { return }
         // As created: what changes is always taken from the database or the batch memory, never from here.
         var original = grant
         original.changing = Grant.Changing(expiresAt: grant.expiresAt, revokedAt: nil, paidUntil: nil, suspendedAt: nil)
         original.keys = grant.keys.map(Catalogue.standard.shared)
         grants.withLock { cache in
             if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
-            cache[grant.id] = original
+            cache[key] = original
         }
     }
 }
@@ -34,19 +36,20 @@ final class GrantCache: Sendable {
 /// People's numbers (migration 13: the audit log's key), which never change once given. Bounded: cleared when it
 /// grows past its limit.
 final class PersonNumbers: Sendable {
-    private let numbers = Mutex<[String: Int64]>([:])
+    private let numbers = Mutex<[IdentifierKey<PersonTag>: Int64]>([:])
     private let limit = 500_000
 
     /// The numbers of `people`, from memory where known, the others read in one statement.
     func of(_ people: [String], on db: any SQLDatabase) async throws -> [String: Int64] {
         var found: [String: Int64] = [:]
         found.reserveCapacity(people.count)
+        let keyed = people.map { ($0, PersonID(trusted: $0).key) }
         let missing = numbers.withLock { known in
-            people.filter { person in
-                guard let number = known[person] else { return true }
+            keyed.filter { person, key in
+                guard let key, let number = known[key] else { return true }
                 found[person] = number
                 return false
-            }
+            }.map(\.0)
         }
         guard !missing.isEmpty else { return found }
         var read: [String: Int64] = [:]
@@ -55,7 +58,7 @@ final class PersonNumbers: Sendable {
         }
         numbers.withLock { known in
             if known.count + read.count > limit { known.removeAll(keepingCapacity: true) }
-            known.merge(read) { _, new in new }
+            for (person, number) in read { if let key = PersonID(trusted: person).key { known[key] = number } }
         }
         return found.merging(read) { _, new in new }
     }

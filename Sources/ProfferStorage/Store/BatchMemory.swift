@@ -16,8 +16,8 @@ final class BatchMemory: Sendable {
 
     private struct Memory: ~Copyable {
         var stamp: WriterChangeStamp?
-        var grants: [GrantID: Grant.Changing] = [:]
-        var heads: [String: Head] = [:]
+        var grants: [IdentifierKey<GrantTag>: Grant.Changing] = [:]
+        var heads: [IdentifierKey<PersonTag>: Head] = [:]
     }
 
     private let memory = Mutex(Memory())
@@ -38,7 +38,7 @@ final class BatchMemory: Sendable {
             }
             var found: [GrantID: Grant.Changing] = [:]
             found.reserveCapacity(ids.count)
-            for id in ids { if let state = memory.grants[id] { found[id] = state } }
+            for id in ids { if let key = id.key, let state = memory.grants[key] { found[id] = state } }
             return found
         }
     }
@@ -48,7 +48,7 @@ final class BatchMemory: Sendable {
         memory.withLock { memory in
             var found: [String: Head] = [:]
             found.reserveCapacity(people.count)
-            for person in people { if let head = memory.heads[person] { found[person] = head } }
+            for person in people { if let key = PersonID(trusted: person).key, let head = memory.heads[key] { found[person] = head } }
             return found
         }
     }
@@ -58,8 +58,8 @@ final class BatchMemory: Sendable {
         memory.withLock { memory in
             if memory.grants.count + grants.count > limit { memory.grants.removeAll(keepingCapacity: true) }
             if memory.heads.count + heads.count > limit { memory.heads.removeAll(keepingCapacity: true) }
-            memory.grants.merge(grants) { _, new in new }
-            memory.heads.merge(heads) { _, new in new }
+            for (id, state) in grants { if let key = id.key { memory.grants[key] = state } }
+            for (person, head) in heads { if let key = PersonID(trusted: person).key { memory.heads[key] = head } }
             memory.stamp = stamp
         }
     }

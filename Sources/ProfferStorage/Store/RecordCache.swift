@@ -13,8 +13,8 @@ final class RecordCache: Sendable {
     }
 
     private struct State {
-        var records: [PersonID: [String: SealedRecord]] = [:]
-        var generations: [PersonID: UInt64] = [:]
+        var records: [IdentifierKey<PersonTag>: [String: SealedRecord]] = [:]
+        var generations: [IdentifierKey<PersonTag>: UInt64] = [:]
     }
 
     private let state = Mutex(State())
@@ -32,8 +32,10 @@ final class RecordCache: Sendable {
             hits.reserveCapacity(people.count)
             generations.reserveCapacity(people.count)
             for person in people {
-                generations[person] = state.generations[person] ?? 0
-                if let records = state.records[person] { hits[person] = records }
+                // A person whose id has no compact key (none does) is never cached: always read.
+                guard let key = person.key else { continue }
+                generations[person] = state.generations[key] ?? 0
+                if let records = state.records[key] { hits[person] = records }
             }
             return (hits, generations)
         }
@@ -41,9 +43,10 @@ final class RecordCache: Sendable {
 
     /// Called inside a write job that changes a person's records, before it changes them.
     func invalidate(_ person: PersonID) {
+        guard let key = person.key else { return }
         state.withLock { state in
-            state.records[person] = nil
-            state.generations[person, default: 0] &+= 1
+            state.records[key] = nil
+            state.generations[key, default: 0] &+= 1
         }
     }
 
@@ -51,8 +54,9 @@ final class RecordCache: Sendable {
     func fill(_ snapshots: [Snapshot]) {
         state.withLock { state in
             if state.records.count + snapshots.count > limit { state.records.removeAll(keepingCapacity: true) }
-            for snapshot in snapshots where (state.generations[snapshot.person] ?? 0) == snapshot.generation {
-                state.records[snapshot.person] = snapshot.records
+            for snapshot in snapshots {
+                guard let key = snapshot.person.key, (state.generations[key] ?? 0) == snapshot.generation else { continue }
+                state.records[key] = snapshot.records
             }
         }
     }
