@@ -28,6 +28,10 @@ else
     if [[ -n $SEEDED ]]; then mkdir -p "$SEEDED" && cp -r "$WORK/data" "$SEEDED/data" && cp "$WORK/fixture.json" "$SEEDED/fixture.json"; fi
 fi
 
+# The copy or the seeding leaves hundreds of megabytes of dirty pages that the kernel writes back half a minute later,
+# in the middle of whichever measurement runs then; written out now, every measurement starts from the same state.
+sync
+
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 PROFFER_LOG_LEVEL=warning "$BIN" serve --data-dir "$WORK/data" --port "$PORT" --host 127.0.0.1 &
 SERVER_PID=$!
