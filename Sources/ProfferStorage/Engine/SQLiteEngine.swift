@@ -27,7 +27,11 @@ final class SQLiteEngine: DatabaseEngine {
     private let checkpointer: SQLiteConnection
     private let databaseFile: DatabaseFile
     private let checkpointTask: Task<Void, Never>
-    /// What the background task does every `checkpointInterval` (half a second unless a test says otherwise).
+    /// What the background task does every `checkpointInterval` (a second unless a test says otherwise). Each pass
+    /// copies every page written since the last one once, however often it was written meanwhile: every disclosure
+    /// writes a page of the audit log's key, and the longer the interval, the more of them are the same page. At half
+    /// a second the checkpointer spent ~3 µs per disclosure, at a second ~2 (BENCHMARKS.md, run 13); the WAL's
+    /// length is bounded by `walBytesLimit` either way.
     let checkpointPass: CheckpointPass
     /// Set by a background checkpoint pass that found the WAL too long, cleared by the pipeline's finishing pass.
     private let finishCheckpoint = Flag()
@@ -65,7 +69,7 @@ final class SQLiteEngine: DatabaseEngine {
     }
 
     static func open(path: String, synchronous: SQLiteSynchronous, readerCount: Int = 4,
-                     walFramesBeforeRestart: Int = defaultWALFramesBeforeRestart, checkpointInterval: Duration = .milliseconds(500),
+                     walFramesBeforeRestart: Int = defaultWALFramesBeforeRestart, checkpointInterval: Duration = .seconds(1),
                      logger: Logger) async throws -> SQLiteEngine {
         let checkpointPool = NIOThreadPool(numberOfThreads: 1)
         checkpointPool.start()
