@@ -10,7 +10,7 @@
 # warm-up pass over the same grants (WARMUP=…).
 # Finally checks that every successful disclosure has its audit entry (and, priced, that `proffer ledger check`
 # passes: one charge per disclosure). PROFFER_BIN skips the build; SEED_CACHE=DIR seeds once into DIR and starts
-# later runs from a copy of that database (seeding 10,000 people takes over two minutes).
+# later runs from a copy of that database (seeding 10,000 people takes about half a minute).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
