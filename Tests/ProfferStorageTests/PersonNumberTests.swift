@@ -1,6 +1,6 @@
 import Foundation
 import ProfferCore
-import ProfferStorage
+@testable import ProfferStorage
 import ProfferTestSupport
 import SQLKit
 import Testing
@@ -88,18 +88,11 @@ struct PersonNumberTests {
             }
         }
     }
-    /// The tables a table's foreign keys refer to.
-    static func foreignKeyParents(of table: String, _ store: ProfferStore, engine: TestEngine) async throws -> [String] {
-        try await store.engine.read { db in
-            switch engine {
-            case .postgres:
-                try await db.raw("""
-                    SELECT confrelid::regclass::text AS parent FROM pg_constraint WHERE conrelid = \(bind: table)::regclass AND contype = 'f'
-                    """).all().map { try $0.decode(column: "parent", as: String.self) }
-            case .sqlite:
-                try await db.raw("SELECT \"table\" AS parent FROM pragma_foreign_key_list(\(bind: table))").all()
-                    .map { try $0.decode(column: "parent", as: String.self) }
-            }
+    /// The tables a table's foreign keys refer to, as migration 15 checks them.
+    static func foreignKeyParents(of table: String, _ store: ProfferStore) async throws -> [String] {
+        let kind = store.engine.kind
+        return try await store.engine.read { db in
+            try await Migration0015AuditEntriesWithoutForeignKey.foreignKeys(of: table, on: db, kind: kind)
         }
     }
 
@@ -112,8 +105,8 @@ struct PersonNumberTests {
         try await Migrator.migrate(old, upTo: 14)
         await old.shutdown()
         try await database.withStore { store in
-            #expect(try await Self.foreignKeyParents(of: "audit_entries", store, engine: engine).isEmpty)
-            #expect(try await Self.foreignKeyParents(of: "records", store, engine: engine) == ["people"], "other tables still reference people")
+            #expect(try await Self.foreignKeyParents(of: "audit_entries", store).isEmpty)
+            #expect(try await Self.foreignKeyParents(of: "records", store) == ["people"], "other tables still reference people")
             let person = try await StoreContractTests.makePerson(store, handle: "after-fifteen")
             #expect(try await StoreContractTests.fullChain(store, person.id).map(\.kind) == [.accountCreated])
         }

@@ -9,16 +9,7 @@ public struct Identifier<Tag: IdentifierTag>: Hashable, Sendable, Codable, Custo
     /// Accepts only well-formed identifiers of this kind: the prefix, an underscore and a UUID in lowercase
     /// hexadecimal with its four dashes (checked byte by byte: every request names one or two).
     public init?(_ rawValue: String) {
-        let prefix = Tag.prefix.utf8
-        let bytes = rawValue.utf8
-        guard bytes.count == prefix.count + 37, bytes.starts(with: prefix) else { return nil }
-        for (offset, byte) in bytes.dropFirst(prefix.count).enumerated() {
-            switch offset {
-            case 0: guard byte == UInt8(ascii: "_") else { return nil }
-            case 9, 14, 19, 24: guard byte == UInt8(ascii: "-") else { return nil }
-            default: guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte) else { return nil }
-            }
-        }
+        guard Self.parse(rawValue) != nil else { return nil }
         self.rawValue = rawValue
     }
 
@@ -118,11 +109,15 @@ public struct IdentifierKey<Tag: IdentifierTag>: Hashable, Sendable {
 
 extension Identifier {
     /// The UUID as a compact key, or nil if the text is not an identifier's canonical form (prefix, underscore, the
-    /// UUID in lowercase hexadecimal with its four dashes). Every id this server makes or accepts is canonical; for
-    /// canonical text, two identifiers have the same key exactly when they are equal.
-    public var key: IdentifierKey<Tag>? {
+    /// UUID in lowercase hexadecimal with its four dashes) — the form `init?(_:)` accepts and every id this server
+    /// makes has; for canonical text, two identifiers have the same key exactly when they are equal.
+    public var key: IdentifierKey<Tag>? { Self.parse(rawValue) }
+
+    /// The canonical form's UUID bits, or nil: what `init?(_:)` accepts and `key` returns.
+    private static func parse(_ rawValue: String) -> IdentifierKey<Tag>? {
         let prefix = Tag.prefix.utf8
-        let parsed: IdentifierKey<Tag>?? = rawValue.utf8.withContiguousStorageIfAvailable { bytes in
+        var text = rawValue
+        return text.withUTF8 { bytes -> IdentifierKey<Tag>? in
             guard bytes.count == prefix.count + 37, bytes.starts(with: prefix), bytes[prefix.count] == UInt8(ascii: "_") else { return nil }
             var high: UInt64 = 0
             var low: UInt64 = 0
@@ -142,7 +137,6 @@ extension Identifier {
             }
             return digits == 32 ? IdentifierKey(high: high, low: low) : nil
         }
-        return parsed ?? nil
     }
 }
 

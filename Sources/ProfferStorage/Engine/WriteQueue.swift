@@ -4,20 +4,18 @@ import SQLKit
 /// its own savepoint of one transaction, commits once, and only then answers every caller. A job that
 /// fails is rolled back to its savepoint alone; a commit that fails fails the whole batch. So each caller
 /// learns of success only once its rows are durable, and concurrent writers share one commit.
-public actor WriteQueue {
+public final class WriteQueue: Sendable {
     private struct Job: Sendable {
         let run: @Sendable (any SQLDatabase) async throws -> @Sendable () -> Void
         let fail: @Sendable (any Error) -> Void
     }
 
     private let engine: any DatabaseEngine
-    private var pending: [Job] = []
-    private var draining = false
-    private let maxBatch: Int
+    private let jobs: BatchQueue<Job>
 
     public init(engine: any DatabaseEngine, maxBatch: Int = 256) {
         self.engine = engine
-        self.maxBatch = maxBatch
+        self.jobs = BatchQueue(maxBatch: maxBatch)
     }
 
     /// Runs `body` in a transaction shared with other concurrent writes; returns once committed.
@@ -30,21 +28,16 @@ public actor WriteQueue {
                 },
                 fail: { error in continuation.resume(throwing: error) }
             )
-            pending.append(job)
-            if !draining {
-                draining = true
+            if jobs.append(job) {
                 Task(executorPreference: WriterThread.shared) { await self.drain() }
             }
         }
     }
 
     private func drain() async {
-        while !pending.isEmpty {
-            let batch = Array(pending.prefix(maxBatch))
-            pending.removeFirst(batch.count)
+        while let batch = jobs.nextBatch() {
             await run(batch)
         }
-        draining = false
     }
 
     private func run(_ batch: [Job]) async {

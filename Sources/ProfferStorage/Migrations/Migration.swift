@@ -12,8 +12,11 @@ struct Migration: Sendable {
     var only: EngineKind? = nil
     var then: (@Sendable (any SQLDatabase, EngineKind) async throws -> Void)? = nil
 
+    /// Whether it changes anything on `kind` (else it is only recorded as applied).
+    func applies(to kind: EngineKind) -> Bool { only == nil || only == kind }
+
     func sql(for kind: EngineKind) -> [String] {
-        if let only, only != kind { return [] }
+        guard applies(to: kind) else { return [] }
         return statements.map {
             $0.replacingOccurrences(of: "{BLOB}", with: kind.blobType)
                 .replacingOccurrences(of: "{BIGINT}", with: kind.bigintType)
@@ -68,7 +71,7 @@ public enum Migrator {
                     for statement in migration.sql(for: kind) {
                         try await db.raw(SQLQueryString(statement)).run()
                     }
-                    if migration.only == nil || migration.only == kind { try await migration.then?(db, kind) }
+                    if migration.applies(to: kind) { try await migration.then?(db, kind) }
                     try await db.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Int64(Date.now.timeIntervalSince1970 * 1000)))").run()
                     try await db.raw("COMMIT").run()
                 } catch {

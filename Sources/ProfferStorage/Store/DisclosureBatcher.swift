@@ -2,7 +2,6 @@ import Foundation
 import NIOCore
 import ProfferCore
 import SQLKit
-import Synchronization
 
 /// What an organisation receives from one disclosure: the grant as checked, the sealed records it
 /// covers, and the audit entry committed before any of it may be sent.
@@ -33,10 +32,6 @@ extension ProfferStore {
 /// Group commit for the hottest write: concurrent disclosures are gathered and handled by one write job
 /// with a fixed handful of set-based statements per batch (grants, audit heads, records, one multi-row insert
 /// of audit entries, on PostgreSQL one multi-row upsert of heads) instead of several statements per disclosure.
-///
-/// Not an actor: a request hands its disclosure over under a lock and waits once, for its result. As an actor,
-/// every hand-over contended with the drain loop for the actor, and a request that found it busy was parked and
-/// resumed on another thread before it could even queue (BENCHMARKS.md, run 13).
 final class DisclosureBatcher: Sendable {
     struct Item: Sendable {
         let grantID: GrantID
@@ -54,22 +49,15 @@ final class DisclosureBatcher: Sendable {
         let continuation: CheckedContinuation<Disclosure, any Error>
     }
 
-    /// Disclosures waiting for a batch, and whether a drain loop is running (at most one is).
-    private struct Queue: ~Copyable {
-        var pending: [Pending] = []
-        var draining = false
-    }
-
     private let writes: WriteQueue
     private let kind: EngineKind
-    private let queue = Mutex(Queue())
+    private let queue = BatchQueue<Pending>(maxBatch: 256)
     /// Grants as created: keys, purpose and parties never change after creation. What decides whether a grant
     /// is active — `revoked_at` and `expires_at` — is re-read from the database by every batch (on SQLite, unless
     /// nothing else has written since the last batch: `memory`).
     private let grantCache = GrantCache()
     /// On SQLite, grants' changing state and chains' heads as the last batch left them, while nothing else writes.
     private let memory = BatchMemory()
-    private let maxBatch = 256
 
     private let recordCache: RecordCache?
     /// Earnings accounts known to exist (accounts are never deleted), so a batch need not create them again.
@@ -87,31 +75,14 @@ final class DisclosureBatcher: Sendable {
 
     func submit(_ item: Item) async throws -> Disclosure {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Disclosure, any Error>) in
-            let startDrain = queue.withLock { queue in
-                queue.pending.append(Pending(item: item, continuation: continuation))
-                guard !queue.draining else { return false }
-                queue.draining = true
-                return true
+            if queue.append(Pending(item: item, continuation: continuation)) {
+                Task(executorPreference: WriterThread.shared) { await self.drain() }
             }
-            if startDrain { Task(executorPreference: WriterThread.shared) { await self.drain() } }
-        }
-    }
-
-    /// The next batch of waiting disclosures, or none — then the loop ends, and the next submission starts another.
-    private func nextBatch() -> [Pending]? {
-        queue.withLock { queue in
-            guard !queue.pending.isEmpty else {
-                queue.draining = false
-                return nil
-            }
-            let batch = Array(queue.pending.prefix(maxBatch))
-            queue.pending.removeFirst(batch.count)
-            return batch
         }
     }
 
     private func drain() async {
-        while let batch = nextBatch() {
+        while let batch = queue.nextBatch() {
             let items = batch.map(\.item)
             let kind = self.kind
             let cache = grantCache
