@@ -78,6 +78,11 @@ struct AuthenticationTests {
                 #expect(try await api.call(.get, "/v1/grants", headers: [.authorization: header]).status == .unauthorized, "accepted: \(header.prefix(10))")
             }
             #expect(try await api.call(.get, "/v1/grants", headers: [.authorization: "Basic Zm9vOmJhcg=="]).status == .unauthorized)
+            // Two Authorization fields name two credentials: neither is taken, even when both are the genuine token.
+            var twice = HTTPFields()
+            twice.append(HTTPField(name: .authorization, value: "Bearer \(genuine)"))
+            twice.append(HTTPField(name: .authorization, value: "Bearer \(genuine)"))
+            #expect(try await api.call(.get, "/v1/grants", headers: twice).status == .unauthorized)
             #expect(try await api.call(.get, "/v1/me", token: "ses_forged").status == .unauthorized)
             #expect(try await api.call(.get, "/v1/admin/organisations", token: "adm_wrong").status == .unauthorized)
         }

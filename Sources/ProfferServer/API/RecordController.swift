@@ -59,7 +59,7 @@ struct RecordController: Sendable {
         let person = try await services.auth.person(request).person
         let entry = try catalogueKey(context)
         do {
-            try await services.store.deleteRecord(person: person.id, key: entry.key, at: .now())
+            try await services.deleteRecord(entry, for: person)
         } catch DomainError.notFound {
             throw Problem.notFound("you have no value for \(entry.key)")
         }

@@ -64,13 +64,15 @@ func buildRouter(services: Services, openAPIDocument: ByteBuffer, web: WebPages,
 
 /// The JSON API: exactly the operations of the OpenAPI document.
 func addAPIRoutes(to router: Router<AppRequestContext>, services: Services, openAPIDocument: ByteBuffer) {
+    // The router tries a path segment's fixed names in the order they were added: the organisations' routes
+    // (disclosures, the busiest) first.
+    OrganisationController(services: services).addRoutes(to: router)
     PublicController(services: services, openAPIDocument: openAPIDocument).addRoutes(to: router)
     AccountController(services: services).addRoutes(to: router)
     RecordController(services: services).addRoutes(to: router)
     PersonDecisionController(services: services).addRoutes(to: router)
     AdminController(services: services).addRoutes(to: router)
     OAuthController(services: services).addRoutes(to: router)
-    OrganisationController(services: services).addRoutes(to: router)
     PolicyController(services: services).addRoutes(to: router)
     ReceiptController(services: services).addRoutes(to: router)
     WalletController(services: services).addRoutes(to: router)

@@ -52,7 +52,14 @@ extension Services {
         let record = try await store.putRecord(person: person.id, key: entry.key, at: .now()) { version in
             try vault.seal(valid, key: entry.key, version: version, with: dataKey)
         }
+        vault.dropOpened(person.id)
         return (valid, record)
+    }
+
+    /// Deletes a record (its history stays, ended by a deletion marker); `DomainError.notFound` if it has no value.
+    func deleteRecord(_ entry: CatalogueEntry, for person: Person) async throws {
+        try await store.deleteRecord(person: person.id, key: entry.key, at: .now())
+        vault.dropOpened(person.id)
     }
 
     /// Grants (part of) one of the person's pending requests, with its receipt. A per-month grant comes back with

@@ -35,7 +35,8 @@ struct AccessTokenClaims: JWTPayload, Equatable {
 }
 
 /// A verified token's claims with what every request asks of them, worked out once when it is first verified.
-struct VerifiedToken: Sendable {
+/// A class: the cache hands out one shared, immutable copy.
+final class VerifiedToken: Sendable {
     let claims: AccessTokenClaims
     /// The organisation it was issued to, or nil if its subject is not an organisation's id.
     let organisationID: OrganisationID?
@@ -58,7 +59,7 @@ final class AccessTokens: Sendable {
     let issuer: String
     let lifetimeSeconds: Int
     private let cacheLimit: Int
-    private let cache = Mutex<[Data: VerifiedToken]>([:])
+    private let cache = Mutex<[SHA256Digest: VerifiedToken]>([:])
 
     static let audience = "proffer-api"
     /// The organisation console's cookie: a token the API does not accept.
@@ -107,7 +108,8 @@ final class AccessTokens: Sendable {
 
     /// A valid, unexpired token issued by this server for `audience`, or nil.
     func verify(_ token: String, audience: String = AccessTokens.audience, now: Date = Date()) async -> VerifiedToken? {
-        let digest = Data(SHA256.hash(data: Data(token.utf8)))
+        var token = token
+        let digest = token.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
         if let cached = cache.withLock({ $0[digest] }) {
             return cached.claims.exp.value > now && cached.claims.aud.value.contains(audience) ? cached : nil
         }

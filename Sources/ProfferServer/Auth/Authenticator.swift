@@ -33,9 +33,20 @@ struct Authenticator: Sendable {
         }
     }
 
+    /// The one Authorization field's value; nil when there is none or more than one (it names one credential).
+    /// Found by a scan rather than `headers[.authorization]`, which joins every such field's value into a new string.
+    static func authorization(_ headers: HTTPFields) -> String? {
+        var found: String?
+        for field in headers where field.name == .authorization {
+            if found != nil { return nil }
+            found = field.value
+        }
+        return found
+    }
+
     static func bearer(_ request: Request) -> String? {
         // Byte-wise, without splitting or lowercasing copies: every organisation request passes here.
-        guard let header = request.headers[.authorization], let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+        guard let header = authorization(request.headers), let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) else { return nil }
         let scheme = header.utf8[..<space]
         // `| 0x20` lowercases ASCII letters; no other byte becomes one of "bearer"'s letters.
         guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }

@@ -24,8 +24,7 @@ struct DisclosureBody: ResponseGenerator {
     let missing: [String]
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var out = ByteBuffer()
-        out.reserveCapacity(256 + records.reduce(0) { $0 + $1.valueJSON.count + 96 })
+        var out = ByteBufferAllocator().buffer(capacity: 256 + records.reduce(0) { $0 + $1.valueJSON.count + 96 })
         out.writeStaticString("{\"grantId\":")
         Self.string(grantID, into: &out)
         out.writeStaticString(",\"person\":")

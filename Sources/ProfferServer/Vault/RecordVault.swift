@@ -4,17 +4,28 @@ import ProfferStorage
 import Synchronization
 
 /// Seals and opens record values with each person's data key. Unwrapped keys are kept in memory so the
-/// disclosure path does not unwrap on every read.
+/// disclosure path does not unwrap on every read, and so are the values disclosures opened, so an organisation
+/// reading a grant again does not decrypt unchanged records again.
 final class RecordVault: Sendable {
     let masterKey: MasterKey
     private let cache = Mutex(Cache())
+    private let openedLimit: Int
 
-    /// Each person's unwrapped key with their handle (what a disclosure needs, found with one look-up), and the
-    /// people whose accounts were closed while this process ran: a look-up that began before a closure must not put
-    /// their key back after `forget` removed it.
+    /// Each person's unwrapped key with their handle (what a disclosure needs, found with one look-up), the values
+    /// disclosures opened, and the people whose accounts were closed while this process ran: a look-up that began
+    /// before a closure must not put their key or values back after `forget` removed them.
     private struct Cache {
         var people: [PersonID: KeyedPerson] = [:]
+        var opened: [IdentifierKey<PersonTag>: [String: OpenedValue]] = [:]
         var forgotten: Set<PersonID> = []
+    }
+
+    /// A record value as a disclosure opened it: the ciphertext it came from, which a later disclosure compares
+    /// byte for byte before using the JSON (any change — a new version, a deletion, an import, a tampered row —
+    /// is a different ciphertext and is opened afresh).
+    private struct OpenedValue {
+        let ciphertext: Data
+        let json: Data
     }
 
     /// A person's handle and unwrapped data key, both immutable, from memory when seen before.
@@ -34,12 +45,23 @@ final class RecordVault: Sendable {
     func forget(_ id: PersonID) {
         cache.withLock { cache in
             cache.people[id] = nil
+            if let key = id.key { cache.opened[key] = nil }
             cache.forgotten.insert(id)
         }
     }
 
-    init(masterKey: MasterKey) {
+    /// `openedLimit`: how many people's opened values are kept; beyond it they are all dropped and opened again.
+    init(masterKey: MasterKey, openedLimit: Int = 50_000) {
         self.masterKey = masterKey
+        self.openedLimit = openedLimit
+    }
+
+    /// Drops the values disclosures opened for a person, when this process changed or deleted one of their records.
+    /// (Not needed for correctness — a changed record has another ciphertext — but a deleted value should not stay
+    /// in memory for as long as nobody reads that grant.)
+    func dropOpened(_ id: PersonID) {
+        guard let key = id.key else { return }
+        _ = cache.withLock { $0.opened.removeValue(forKey: key) }
     }
 
     func dataKey(for person: Person) throws -> DataKey {
@@ -61,10 +83,41 @@ final class RecordVault: Sendable {
         return try dataKey.seal(try encoder.encode(value), key: name, version: version)
     }
 
-    /// The record's value as the JSON it was sealed as (nil for a deletion marker).
-    func openJSON(_ record: SealedRecord, with dataKey: DataKey) throws -> Data? {
-        guard let ciphertext = record.ciphertext else { return nil }
-        return try dataKey.open(ciphertext, key: record.key, version: record.version)
+    /// The values a disclosure sends: `item` of each record and its value as the JSON it was sealed as, in order,
+    /// deletion markers left out. A value opened before from the same ciphertext is taken from memory.
+    func disclosedValues<Item>(_ records: [SealedRecord], of person: PersonID, with dataKey: DataKey,
+                               _ item: (SealedRecord, Data) -> Item) throws -> [Item] {
+        // A person whose id has no compact key (none does) is simply opened every time.
+        let personKey = person.key
+        let known = personKey.flatMap { key in cache.withLock { $0.opened[key] } } ?? [:]
+        var values: [Item] = []
+        values.reserveCapacity(records.count)
+        var fresh: [String: OpenedValue] = [:]
+        var deleted: [String] = []
+        for record in records {
+            guard let ciphertext = record.ciphertext else {
+                if known[record.key] != nil { deleted.append(record.key) }
+                continue
+            }
+            if let value = known[record.key], value.ciphertext == ciphertext {
+                values.append(item(record, value.json))
+                continue
+            }
+            let json = try dataKey.open(ciphertext, key: record.key, version: record.version)
+            fresh[record.key] = OpenedValue(ciphertext: ciphertext, json: json)
+            values.append(item(record, json))
+        }
+        if let personKey, !fresh.isEmpty || !deleted.isEmpty {
+            cache.withLock { cache in
+                guard !cache.forgotten.contains(person) else { return }
+                if cache.opened[personKey] == nil, cache.opened.count >= openedLimit { cache.opened.removeAll(keepingCapacity: true) }
+                var opened = cache.opened[personKey] ?? [:]
+                opened.merge(fresh) { _, new in new }
+                for key in deleted { opened[key] = nil }
+                cache.opened[personKey] = opened.isEmpty ? nil : opened
+            }
+        }
+        return values
     }
 
     func open(_ record: SealedRecord, with dataKey: DataKey) throws -> JSONValue? {

@@ -105,7 +105,7 @@ struct DataPages: Sendable {
             let entry = try entry(request, context: context)
             _ = try await visit.form()
             do {
-                try await services.store.deleteRecord(person: person.id, key: entry.key, at: .now())
+                try await services.deleteRecord(entry, for: person)
             } catch DomainError.notFound {
                 throw WebFailure(.notFound, "You have no value for this key.")
             }

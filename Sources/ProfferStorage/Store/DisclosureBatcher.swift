@@ -216,7 +216,10 @@ final class DisclosureBatcher: Sendable {
                     sealed = try await Self.versions(versions, of: grant.personID, keys: keys, on: db)
                 } else {
                     let held = records[grant.personID.rawValue] ?? [:]
-                    sealed = keys.compactMap { held[$0] }
+                    var found: [SealedRecord] = []
+                    found.reserveCapacity(keys.count)
+                    for key in keys { if let record = held[key] { found.append(record) } }
+                    sealed = found
                 }
                 let original: Int64? = switch retry {
                 case .ofStored(let seq, _)?: seq
