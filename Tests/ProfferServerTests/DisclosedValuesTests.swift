@@ -31,7 +31,7 @@ struct DisclosedValuesTests {
         static let wrongKey = try! MasterKey.generate().0.newDataKey(for: .generate()).0
 
         func texts(_ records: [SealedRecord], with key: DataKey? = nil) throws -> [String] {
-            try vault.disclosedValues(records, of: person, with: key ?? dataKey) { _, json in String(decoding: json, as: UTF8.self) }
+            try vault.disclosedValues(records, of: person, with: key ?? dataKey) { _, json in Array(json) }.map { String(decoding: $0.member, as: UTF8.self) }
         }
     }
 
@@ -60,6 +60,11 @@ struct DisclosedValuesTests {
         var altered = second
         altered.ciphertext = try sealed.record("contact.email", .string("c@example.org"), version: 2).ciphertext
         #expect(throws: CipherError.openFailed) { _ = try sealed.texts([altered], with: Sealed.wrongKey) }
+
+        // The same bytes with another change time (only an import could make that) are rendered afresh too.
+        var retimed = second
+        retimed.changedAt = Timestamp(millisecondsSinceEpoch: second.changedAt.millisecondsSinceEpoch + 1)
+        #expect(throws: CipherError.openFailed) { _ = try sealed.texts([retimed], with: Sealed.wrongKey) }
 
         // A deletion marker sends nothing and drops the kept value: the old ciphertext must be opened again.
         let marker = SealedRecord(key: "contact.email", version: 3, ciphertext: nil, changedAt: .now())
@@ -92,12 +97,22 @@ struct DisclosedValuesTests {
             return (id, key, [SealedRecord(key: "contact.email", version: 1,
                                            ciphertext: try vault.seal(.string("x"), key: "contact.email", version: 1, with: key), changedAt: .now())])
         }
-        for (id, key, records) in people { _ = try vault.disclosedValues(records, of: id, with: key) { $1 } }
+        for (id, key, records) in people { _ = try vault.disclosedValues(records, of: id, with: key) { Array($1) } }
         // The third person did not fit beside the first two: memory was emptied and holds only them.
         let (first, _, firstRecords) = people[0]
-        #expect(throws: CipherError.openFailed) { _ = try vault.disclosedValues(firstRecords, of: first, with: Sealed.wrongKey) { $1 } }
+        #expect(throws: CipherError.openFailed) { _ = try vault.disclosedValues(firstRecords, of: first, with: Sealed.wrongKey) { Array($1) } }
         let (third, _, thirdRecords) = people[2]
-        #expect(try vault.disclosedValues(thirdRecords, of: third, with: Sealed.wrongKey) { $1 }.count == 1)
+        #expect(try vault.disclosedValues(thirdRecords, of: third, with: Sealed.wrongKey) { Array($1) }.count == 1)
+    }
+
+    @Test
+    func aRecordsMemberIsTheAnswersJSON() throws {
+        let at = Timestamp(millisecondsSinceEpoch: 1_700_000_000_123)
+        let member = DisclosureBody.member(key: "address.home", valueJSON: Data(#"{"lines":["1 \"Quoted\" Lane"],"country":"GB"}"#.utf8), updatedAt: at)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(member)) as? [String: Any])
+        #expect(parsed["key"] as? String == "address.home")
+        #expect(parsed["updatedAt"] as? String == at.rfc3339)
+        #expect((parsed["value"] as? [String: Any])?["lines"] as? [String] == [#"1 "Quoted" Lane"#])
     }
 
     /// Over HTTP: reads after a change or a deletion send the current state, never what an earlier read opened.

@@ -115,9 +115,17 @@ extension Identifier {
 
     /// The canonical form's UUID bits, or nil: what `init?(_:)` accepts and `key` returns.
     private static func parse(_ rawValue: String) -> IdentifierKey<Tag>? {
-        let prefix = Tag.prefix.utf8
-        var text = rawValue
-        return text.withUTF8 { bytes -> IdentifierKey<Tag>? in
+        canonicalUUIDBits(rawValue, prefix: Tag.prefix).map { IdentifierKey(high: $0.high, low: $0.low) }
+    }
+}
+
+/// The UUID bits of `prefix_` followed by a lowercase canonical UUID, or nil. Not generic, so that the parsing, run
+/// several times per disclosure, is compiled once for real types rather than working through the tag's metadata.
+private func canonicalUUIDBits(_ rawValue: String, prefix: String) -> (high: UInt64, low: UInt64)? {
+    var text = rawValue
+    var prefix = prefix
+    return prefix.withUTF8 { prefix in
+        text.withUTF8 { bytes -> (high: UInt64, low: UInt64)? in
             guard bytes.count == prefix.count + 37, bytes.starts(with: prefix), bytes[prefix.count] == UInt8(ascii: "_") else { return nil }
             var high: UInt64 = 0
             var low: UInt64 = 0
@@ -135,7 +143,7 @@ extension Identifier {
                 if digits < 16 { high = high << 4 | UInt64(nibble) } else { low = low << 4 | UInt64(nibble) }
                 digits += 1
             }
-            return digits == 32 ? IdentifierKey(high: high, low: low) : nil
+            return digits == 32 ? (high, low) : nil
         }
     }
 }

@@ -262,7 +262,7 @@ struct OrganisationController: Sendable {
         }
         let person = try await services.person(disclosure.grant.personID)
         let records = try services.vault.disclosedValues(disclosure.records, of: disclosure.grant.personID, with: person.dataKey) { record, json in
-            DisclosureBody.Item(key: record.key, valueJSON: json, updatedAt: record.changedAt)
+            DisclosureBody.member(key: record.key, valueJSON: json, updatedAt: record.changedAt)
         }
         let asked = subset.map { keys in disclosure.grant.keys.filter(keys.contains) } ?? disclosure.grant.keys
         var response = try DisclosureBody(grantID: id.rawValue, person: person.handle, purpose: disclosure.grant.purpose, disclosedAt: now,

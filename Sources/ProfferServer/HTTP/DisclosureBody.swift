@@ -9,11 +9,8 @@ import ProfferCore
 /// re-encoded. Its members are the OpenAPI document's `Disclosure` schema (grantId, person, purpose,
 /// disclosedAt, expiresAt, records[{key, value, updatedAt}], missing), checked by schemathesis.
 struct DisclosureBody: ResponseGenerator {
-    struct Item {
-        let key: String
-        let valueJSON: Data
-        let updatedAt: Timestamp
-    }
+    /// A disclosed record: its key and its member of `records`, rendered by `member`.
+    typealias Item = (key: String, member: [UInt8])
 
     let grantID: String
     let person: String
@@ -23,8 +20,23 @@ struct DisclosureBody: ResponseGenerator {
     let records: [Item]
     let missing: [String]
 
+    /// A record's member of `records`: `{"key":…,"value":…,"updatedAt":…}`, the value copied in as sealed. It depends
+    /// on these three only, so the vault keeps it with the opened value and reuses it while the record is unchanged.
+    static func member(key: String, valueJSON: Data, updatedAt: Timestamp) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(valueJSON.count + key.utf8.count + 64)
+        out.append(contentsOf: #"{"key":""#.utf8)
+        JSONString.escape(key) { out.append(contentsOf: $0) }
+        out.append(contentsOf: #"","value":"#.utf8)
+        out.append(contentsOf: valueJSON)
+        out.append(contentsOf: #","updatedAt":""#.utf8)
+        updatedAt.withRFC3339Bytes { out.append(contentsOf: $0) }
+        out.append(contentsOf: #""}"#.utf8)
+        return out
+    }
+
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var out = ByteBufferAllocator().buffer(capacity: 256 + records.reduce(0) { $0 + $1.valueJSON.count + 96 })
+        var out = ByteBufferAllocator().buffer(capacity: 256 + records.reduce(0) { $0 + $1.member.count + 1 } + missing.count * 48)
         out.writeStaticString("{\"grantId\":")
         Self.string(grantID, into: &out)
         out.writeStaticString(",\"person\":")
@@ -38,13 +50,7 @@ struct DisclosureBody: ResponseGenerator {
         out.writeStaticString("\",\"records\":[")
         for (index, record) in records.enumerated() {
             if index > 0 { out.writeStaticString(",") }
-            out.writeStaticString("{\"key\":")
-            Self.string(record.key, into: &out)
-            out.writeStaticString(",\"value\":")
-            out.writeBytes(record.valueJSON)
-            out.writeStaticString(",\"updatedAt\":\"")
-            record.updatedAt.withRFC3339Bytes { _ = out.writeBytes($0) }
-            out.writeStaticString("\"}")
+            out.writeBytes(record.member)
         }
         out.writeStaticString("],\"missing\":[")
         for (index, key) in missing.enumerated() {

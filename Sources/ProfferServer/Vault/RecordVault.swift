@@ -4,8 +4,8 @@ import ProfferStorage
 import Synchronization
 
 /// Seals and opens record values with each person's data key. Unwrapped keys are kept in memory so the
-/// disclosure path does not unwrap on every read, and so are the values disclosures opened, so an organisation
-/// reading a grant again does not decrypt unchanged records again.
+/// disclosure path does not unwrap on every read, and so is what disclosures made of the values they opened, so an
+/// organisation reading a grant again does not decrypt and render unchanged records again.
 final class RecordVault: Sendable {
     let masterKey: MasterKey
     private let cache = Mutex(Cache())
@@ -20,12 +20,13 @@ final class RecordVault: Sendable {
         var forgotten: Set<PersonID> = []
     }
 
-    /// A record value as a disclosure opened it: the ciphertext it came from, which a later disclosure compares
-    /// byte for byte before using the JSON (any change — a new version, a deletion, an import, a tampered row —
-    /// is a different ciphertext and is opened afresh).
+    /// A record as a disclosure sent it: the ciphertext and change time it came from, which a later disclosure
+    /// compares before reusing it (any change — a new version, a deletion, an import, a tampered row — is a different
+    /// ciphertext and is opened afresh), and what the disclosure made of its value.
     private struct OpenedValue {
         let ciphertext: Data
-        let json: Data
+        let changedAt: Timestamp
+        let rendered: [UInt8]
     }
 
     /// A person's handle and unwrapped data key, both immutable, from memory when seen before.
@@ -83,14 +84,15 @@ final class RecordVault: Sendable {
         return try dataKey.seal(try encoder.encode(value), key: name, version: version)
     }
 
-    /// The values a disclosure sends: `item` of each record and its value as the JSON it was sealed as, in order,
-    /// deletion markers left out. A value opened before from the same ciphertext is taken from memory.
-    func disclosedValues<Item>(_ records: [SealedRecord], of person: PersonID, with dataKey: DataKey,
-                               _ item: (SealedRecord, Data) -> Item) throws -> [Item] {
+    /// What a disclosure sends of each record, in order, deletion markers left out: `render` of the record and its
+    /// value as the JSON it was sealed as. What was rendered before from the same ciphertext and change time is taken
+    /// from memory, so `render` must depend on nothing else.
+    func disclosedValues(_ records: [SealedRecord], of person: PersonID, with dataKey: DataKey,
+                         render: (SealedRecord, Data) -> [UInt8]) throws -> [(key: String, member: [UInt8])] {
         // A person whose id has no compact key (none does) is simply opened every time.
         let personKey = person.key
         let known = personKey.flatMap { key in cache.withLock { $0.opened[key] } } ?? [:]
-        var values: [Item] = []
+        var values: [(key: String, member: [UInt8])] = []
         values.reserveCapacity(records.count)
         var fresh: [String: OpenedValue] = [:]
         var deleted: [String] = []
@@ -99,13 +101,13 @@ final class RecordVault: Sendable {
                 if known[record.key] != nil { deleted.append(record.key) }
                 continue
             }
-            if let value = known[record.key], value.ciphertext == ciphertext {
-                values.append(item(record, value.json))
+            if let value = known[record.key], value.changedAt == record.changedAt, value.ciphertext == ciphertext {
+                values.append((record.key, value.rendered))
                 continue
             }
-            let json = try dataKey.open(ciphertext, key: record.key, version: record.version)
-            fresh[record.key] = OpenedValue(ciphertext: ciphertext, json: json)
-            values.append(item(record, json))
+            let rendered = render(record, try dataKey.open(ciphertext, key: record.key, version: record.version))
+            fresh[record.key] = OpenedValue(ciphertext: ciphertext, changedAt: record.changedAt, rendered: rendered)
+            values.append((record.key, rendered))
         }
         if let personKey, !fresh.isEmpty || !deleted.isEmpty {
             cache.withLock { cache in
