@@ -7,9 +7,10 @@
 # Builds a release binary, seeds a fresh SQLite database with PEOPLE people × 20 records × 5 active
 # grants (proffer bench-seed), starts `proffer serve` on it, then measures with wrk (64 connections, 2 threads):
 # after a 15 s warm-up pass of GET /v1/grants/{id}/data rotating over every grant (WARMUP=…), ROUNDS (3) rounds of
-# GET /healthz for SEGMENT (10 s) and then the disclosures for SEGMENT, with a 2 s pause before each so the
-# server's background work (WAL checkpoints) settles. Alternating puts both measurements under the same conditions
-# on a shared machine whose speed drifts over minutes; totals are over all rounds.
+# GET /healthz for SEGMENT (10 s) and then the disclosures for SEGMENT. Before each segment a 2 s pause lets the
+# server's background work (WAL checkpoints) finish and a `sync` writes back the pages the disclosures dirtied, so
+# neither measurement pays for the other's writes. Alternating puts both under the same conditions on a shared
+# machine whose speed drifts over minutes; totals are over all rounds.
 # Finally checks that every successful disclosure has its audit entry (and, priced, that `proffer ledger check`
 # passes: one charge per disclosure). PROFFER_BIN skips the build; SEED_CACHE=DIR seeds once into DIR and starts
 # later runs from a copy of that database (seeding 10,000 people takes about half a minute).
@@ -32,11 +33,12 @@ echo "$(wc -l < "$WORK/lines.txt") grants in rotation"
 echo; echo "== warm-up: GET /v1/grants/{id}/data ($CONNECTIONS connections, $WARMUP, not measured)"
 wrk -t2 -c"$CONNECTIONS" -d"$WARMUP" -s Benchmarks/disclosure.lua "http://127.0.0.1:$PORT" -- "$WORK/lines.txt" > "$WORK/warmup.txt"
 grep -E "requests in|Requests/sec|Non-2xx" "$WORK/warmup.txt"
+settle() { sleep 2; sync; }
 for round in $(seq "$ROUNDS"); do
-    sleep 2
+    settle
     echo; echo "== round $round: GET /healthz ($CONNECTIONS connections, $SEGMENT)"
     wrk -t2 -c"$CONNECTIONS" -d"$SEGMENT" --latency "http://127.0.0.1:$PORT/healthz" | tee "$WORK/healthz-$round.txt"
-    sleep 2
+    settle
     echo; echo "== round $round: GET /v1/grants/{id}/data ($CONNECTIONS connections, $SEGMENT)"
     wrk -t2 -c"$CONNECTIONS" -d"$SEGMENT" --latency -s Benchmarks/disclosure.lua "http://127.0.0.1:$PORT" -- "$WORK/lines.txt" | tee "$WORK/disclosures-$round.txt"
 done
