@@ -82,7 +82,12 @@ struct AuthenticationTests {
             var twice = HTTPFields()
             twice.append(HTTPField(name: .authorization, value: "Bearer \(genuine)"))
             twice.append(HTTPField(name: .authorization, value: "Bearer \(genuine)"))
-            #expect(try await api.call(.get, "/v1/grants", headers: twice).status == .unauthorized)
+            let doubled = try await api.call(.get, "/v1/grants", headers: twice)
+            #expect(doubled.status == .unauthorized)
+            #expect(doubled.string("detail")?.contains("one Authorization field") == true)
+            let doubledAdmin = try await api.call(.get, "/v1/admin/organisations", headers: twice)
+            #expect(doubledAdmin.string("detail")?.contains("one Authorization field") == true)
+            #expect(doubledAdmin.headers[.wwwAuthenticate]?.contains("proffer-admin") == true)
             #expect(try await api.call(.get, "/v1/me", token: "ses_forged").status == .unauthorized)
             #expect(try await api.call(.get, "/v1/admin/organisations", token: "adm_wrong").status == .unauthorized)
         }

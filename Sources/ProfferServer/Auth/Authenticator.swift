@@ -33,20 +33,21 @@ struct Authenticator: Sendable {
         }
     }
 
-    /// The one Authorization field's value; nil when there is none or more than one (it names one credential).
-    /// Found by a scan rather than `headers[.authorization]`, which joins every such field's value into a new string.
-    static func authorization(_ headers: HTTPFields) -> String? {
+    /// The one Authorization field's value, or nil when there is none. Two or more name several credentials: refused
+    /// with a problem that says so. Found by a scan rather than `headers[.authorization]`, which joins every such
+    /// field's value into a new string.
+    static func authorization(_ headers: HTTPFields, realm: String) throws -> String? {
         var found: String?
         for field in headers where field.name == .authorization {
-            if found != nil { return nil }
+            if found != nil { throw Problem.unauthorized("send one Authorization field; this request has more than one", realm: realm) }
             found = field.value
         }
         return found
     }
 
-    static func bearer(_ request: Request) -> String? {
+    static func bearer(_ request: Request, realm: String = "proffer") throws -> String? {
         // Byte-wise, without splitting or lowercasing copies: every organisation request passes here.
-        guard let header = authorization(request.headers), let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+        guard let header = try authorization(request.headers, realm: realm), let space = header.utf8.firstIndex(of: UInt8(ascii: " ")) else { return nil }
         let scheme = header.utf8[..<space]
         // `| 0x20` lowercases ASCII letters; no other byte becomes one of "bearer"'s letters.
         guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
@@ -56,7 +57,7 @@ struct Authenticator: Sendable {
 
     /// The person behind a session token or personal access token.
     func person(_ request: Request) async throws -> PersonIdentity {
-        guard let token = Self.bearer(request) else {
+        guard let token = try Self.bearer(request) else {
             throw Problem.unauthorized("sign in (POST /v1/sessions) and send the token as `Authorization: Bearer …`")
         }
         guard token.hasPrefix("ses_") || token.hasPrefix("pat_"),
@@ -69,7 +70,7 @@ struct Authenticator: Sendable {
 
     /// The organisation behind a JWT access token.
     func organisation(_ request: Request) async throws -> OrganisationIdentity {
-        guard let token = Self.bearer(request) else {
+        guard let token = try Self.bearer(request) else {
             throw Problem.unauthorized("get an access token from POST /oauth/token and send it as `Authorization: Bearer …`")
         }
         guard let verified = await accessTokens.verify(token), let id = verified.organisationID else {
@@ -82,7 +83,7 @@ struct Authenticator: Sendable {
 
     /// The operator, by the admin token.
     func admin(_ request: Request) throws {
-        guard let token = Self.bearer(request) else {
+        guard let token = try Self.bearer(request, realm: "proffer-admin") else {
             throw Problem.unauthorized("send the operator's admin token as `Authorization: Bearer …`", realm: "proffer-admin")
         }
         guard Data(SHA256.hash(data: Data(token.utf8))) == adminTokenDigest else {

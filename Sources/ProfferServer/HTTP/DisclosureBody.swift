@@ -6,7 +6,8 @@ import ProfferCore
 
 /// The disclosure answer, written directly: each record's value is the decrypted JSON exactly as sealed
 /// (it was validated and encoded when stored), so it is copied into the body rather than decoded and
-/// re-encoded. Its members are the OpenAPI document's `Disclosure` schema (grantId, person, purpose,
+/// re-encoded; each record's member is rendered once (`member`) and kept by the vault with the opened value.
+/// Its members are the OpenAPI document's `Disclosure` schema (grantId, person, purpose,
 /// disclosedAt, expiresAt, records[{key, value, updatedAt}], missing), checked by schemathesis.
 struct DisclosureBody: ResponseGenerator {
     /// A disclosed record: its key and its member of `records`, rendered by `member`.
