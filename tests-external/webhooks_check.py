@@ -635,11 +635,12 @@ def main():
         priced.append(grant(base, person, expect(call(base, "POST", "/v1/requests", org.token, body), 201, f"{org.name} asking with a price")))
 
     # A per-month grant its organisation cannot pay is suspended at once: grant.suspended, and no record.updated.
+    # It runs 90 days, so the amount due is a whole month's whatever today's date (30 days of a 31-day month is 30/31).
     monthly = create_org(base, data_dir, "Hooks M")
     rm = receiver("M")
     register(base, monthly, rm, ALL_EVENTS)
     body = {"person": handle, "keys": ["address.home"], "purpose": "ServiceProvision", "retentionDays": 30, "thirdParties": [],
-            "durationDays": 30, "reason": "webhooks test", "acceptedTerms": TERMS, "pushValues": True,
+            "durationDays": 90, "reason": "webhooks test", "acceptedTerms": TERMS, "pushValues": True,
             "offer": {"kind": "per-month", "price": {"amount": 100, "currency": "EUR"}}}
     grant_m = grant(base, person, expect(call(base, "POST", "/v1/requests", monthly.token, body), 201, "M asking per month"))
     wait_for(lambda: rm.messages("grant.suspended") and rm.messages("grant.created") and rm.messages("request.decided"), 10)

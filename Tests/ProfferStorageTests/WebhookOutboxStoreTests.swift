@@ -225,9 +225,10 @@ struct WebhookOutboxStoreTests {
             #expect(events.map(\.type) == [.grantExpired], "subscribed to expiry and suspension only; one expiry")
             #expect(events.first?.grantID == expired.id)
 
-            // A per-month grant whose organisation cannot pay is suspended, with its event, once.
+            // A per-month grant whose organisation cannot pay is suspended, with its event, once. It runs 90 days, so its
+            // first period is a whole calendar month whatever today's date (a 30-day grant pays 30/31 of a 31-day month).
             let monthly = try await PricedDisclosureStoreTests.pricedGrant(store, organisation, person,
-                                                                           offer: .price(.perMonth, Money(minorUnits: 500, currency: "EUR")))
+                                                                           offer: .price(.perMonth, Money(minorUnits: 500, currency: "EUR")), days: 90)
             #expect(monthly.suspendedAt != nil, "the first month could not be paid")
             _ = try await store.chargeDuePeriods(at: .now())
             events = try await Self.events(store, organisation)
