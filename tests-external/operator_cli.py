@@ -18,12 +18,12 @@ where = ["--data-dir", data_dir] + (["--database", args.database] if args.databa
 failures = 0
 
 
-def proffer(*words, expect_ok=True, contains=None, stdin=None):
+def proffer(*words, expect_ok=True, contains=None, stdin=None, env=None):
     """Runs one command; checks its exit status, that it did not crash, and that its output says what it should."""
     global failures
     command = [args.bin, *words, *where]
     result = subprocess.run(command, capture_output=True, text=True, input=stdin, timeout=120,
-                            env={**os.environ, "PROFFER_LOG_LEVEL": "error"})
+                            env={**os.environ, "PROFFER_LOG_LEVEL": "error", **(env or {})})
     output = result.stdout + result.stderr
     label = " ".join(words)
     problems = []
@@ -73,6 +73,11 @@ proffer("webhooks", "show", organisation, "msg_00000000-0000-4000-8000-000000000
 proffer("webhooks", "replay", organisation, "msg_00000000-0000-4000-8000-000000000000", "whe_00000000-0000-4000-8000-000000000000",
         expect_ok=False, contains=r"no such delivery")
 proffer("import", os.path.join(data_dir, "missing.zip"), "--handle", "nobody-here", expect_ok=False, contains=r"cannot read")
+# Configuration out of range is refused before anything opens, naming the variable and what it takes.
+proffer("migrate", env={"PROFFER_DISCLOSURE_CACHE_PEOPLE": "lots"}, expect_ok=False, contains=r"PROFFER_DISCLOSURE_CACHE_PEOPLE must be 0")
+proffer("migrate", env={"PROFFER_DISCLOSURE_CACHE_PEOPLE": "-1"}, expect_ok=False, contains=r"PROFFER_DISCLOSURE_CACHE_PEOPLE must be 0")
+proffer("migrate", env={"PROFFER_BCRYPT_COST": "99"}, expect_ok=False, contains=r"PROFFER_BCRYPT_COST must be 4 to 16")
+proffer("migrate", env={"PROFFER_DISCLOSURE_CACHE_PEOPLE": "0"}, contains=r"schema version \d+")
 # Still whole after the refusals.
 proffer("ledger", "check", contains=r"^ok: 1 transfers")
 

@@ -80,6 +80,12 @@ struct ServerOptions: ParsableArguments {
             guard let seconds = Int(text), (0...3600).contains(seconds) else { throw ValidationError("PROFFER_DIRECTORY_MAX_AGE_SECONDS must be 0 to 3600") }
             configuration.directoryMaxAgeSeconds = seconds
         }
+        if let text = environment["PROFFER_DISCLOSURE_CACHE_PEOPLE"] {
+            guard let people = Int(text), (0...10_000_000).contains(people) else {
+                throw ValidationError("PROFFER_DISCLOSURE_CACHE_PEOPLE must be 0 (keep no decrypted values) to 10000000")
+            }
+            configuration.disclosureCachePeople = people
+        }
         configuration.webhookAllowPrivateTargets = try Self.flag("PROFFER_WEBHOOK_ALLOW_PRIVATE", environment) ?? configuration.webhookAllowPrivateTargets
         configuration.webhookAllowHTTP = try Self.flag("PROFFER_WEBHOOK_ALLOW_HTTP", environment) ?? configuration.webhookAllowHTTP
         return configuration

@@ -106,6 +106,16 @@ struct DisclosedValuesTests {
     }
 
     @Test
+    func aLimitOfZeroKeepsNothing() throws {
+        let sealed = try Sealed(openedLimit: 0)
+        let records = [try sealed.record("contact.email", .string("a@example.org"))]
+        #expect(try sealed.texts(records) == [#""a@example.org""#])
+        #expect(try sealed.texts(records) == [#""a@example.org""#])
+        // Every read opened the ciphertext again: with a key that cannot open it, the read fails.
+        #expect(throws: CipherError.openFailed) { _ = try sealed.texts(records, with: Sealed.wrongKey) }
+    }
+
+    @Test
     func aRecordsMemberIsTheAnswersJSON() throws {
         let at = Timestamp(millisecondsSinceEpoch: 1_700_000_000_123)
         let member = DisclosureBody.member(key: "address.home", valueJSON: Data(#"{"lines":["1 \"Quoted\" Lane"],"country":"GB"}"#.utf8), updatedAt: at)

@@ -23,7 +23,7 @@ public func buildApplication(
                                               lifetimeSeconds: configuration.accessTokenLifetimeSeconds)
     let services = Services(
         store: store,
-        vault: RecordVault(masterKey: keys.masterKey),
+        vault: RecordVault(masterKey: keys.masterKey, openedLimit: configuration.disclosureCachePeople),
         auth: Authenticator(store: store, accessTokens: accessTokens, adminTokenDigest: Data(SHA256.hash(data: Data(keys.adminToken.utf8)))),
         passwords: PasswordHasher(cost: configuration.bcryptCost),
         accessTokens: accessTokens,

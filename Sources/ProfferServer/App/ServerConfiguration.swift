@@ -45,6 +45,10 @@ public struct ServerConfiguration: Sendable {
     public var webhookAllowHTTP: Bool = false
     /// How old the public directory's and the console's figures may be (they aggregate every request and grant).
     public var directoryMaxAgeSeconds: Int = 60
+    /// How many people's disclosed values the disclosure path keeps in memory, so a grant read again does not decrypt
+    /// unchanged records again; 0 keeps none (no decrypted value outlives the answer it was opened for).
+    public var disclosureCachePeople: Int = Self.defaultDisclosureCachePeople
+    public static let defaultDisclosureCachePeople = 50_000
 
     public init() {}
 

@@ -51,8 +51,9 @@ final class RecordVault: Sendable {
         }
     }
 
-    /// `openedLimit`: how many people's opened values are kept; beyond it they are all dropped and opened again.
-    init(masterKey: MasterKey, openedLimit: Int = 50_000) {
+    /// `openedLimit`: how many people's opened values are kept; beyond it they are all dropped and opened again. Zero
+    /// keeps none: every disclosure opens its records and no value outlives its answer.
+    init(masterKey: MasterKey, openedLimit: Int = ServerConfiguration.defaultDisclosureCachePeople) {
         self.masterKey = masterKey
         self.openedLimit = openedLimit
     }
@@ -89,8 +90,9 @@ final class RecordVault: Sendable {
     /// from memory, so `render` must depend on nothing else.
     func disclosedValues(_ records: [SealedRecord], of person: PersonID, with dataKey: DataKey,
                          render: (SealedRecord, Data) -> [UInt8]) throws -> [(key: String, member: [UInt8])] {
-        // A person whose id has no compact key (none does) is simply opened every time.
-        let personKey = person.key
+        // A person whose id has no compact key (none does) is simply opened every time, as is everyone when the
+        // operator keeps no values.
+        let personKey = openedLimit > 0 ? person.key : nil
         let known = personKey.flatMap { key in cache.withLock { $0.opened[key] } } ?? [:]
         var values: [(key: String, member: [UInt8])] = []
         values.reserveCapacity(records.count)
