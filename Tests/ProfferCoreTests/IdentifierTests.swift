@@ -83,4 +83,23 @@ struct IdentifierTests {
             #expect(PersonID(trusted: text).key == nil, "no key for \(text)")
         }
     }
+
+    /// Identifiers compare by their keys when both have one, yet equal exactly when their texts are, canonical or not,
+    /// and equal ones hash alike.
+    @Test
+    func identifiersAreEqualExactlyWhenTheirTextsAre() throws {
+        let texts = ["per_0123abcd-4567-89ef-0123-456789abcdef", "per_0123abcd-4567-89ef-0123-456789abcdee",
+                     "per_0123ABCD-4567-89ef-0123-456789abcdef", "per_0123ABCD-4567-89EF-0123-456789abcdef", "legacy", "",
+                     PersonID.generate().rawValue]
+        for left in texts {
+            for right in texts {
+                let (a, b) = (PersonID(trusted: left), PersonID(trusted: String(decoding: Array(right.utf8), as: UTF8.self)))
+                #expect((a == b) == (left == right), "\(left) against \(right)")
+                if a == b { #expect(a.hashValue == b.hashValue) }
+            }
+        }
+        let parsed = try #require(PersonID("per_0123abcd-4567-89ef-0123-456789abcdef"))
+        #expect(Set([parsed, PersonID(trusted: parsed.rawValue), PersonID(trusted: "PER"), PersonID(trusted: "PER")]).count == 2)
+        #expect(PersonID("per_0123ABCD-4567-89ef-0123-456789abcdef") == nil, "only canonical text is accepted from outside")
+    }
 }

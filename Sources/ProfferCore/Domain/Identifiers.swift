@@ -5,17 +5,35 @@ import Synchronization
 /// so an id pasted in the wrong place is recognised as such instead of silently not found.
 public struct Identifier<Tag: IdentifierTag>: Hashable, Sendable, Codable, CustomStringConvertible {
     public let rawValue: String
+    /// The UUID as a compact key, or nil if the text is not an identifier's canonical form (prefix, underscore, the
+    /// UUID in lowercase hexadecimal with its four dashes) — the form `init?(_:)` accepts and every id this server
+    /// makes has; for canonical text, two identifiers have the same key exactly when they are equal. Parsed once, when
+    /// the identifier is made: the disclosure path keys half a dozen maps by it for every read.
+    public let key: IdentifierKey<Tag>?
 
     /// Accepts only well-formed identifiers of this kind: the prefix, an underscore and a UUID in lowercase
     /// hexadecimal with its four dashes (checked byte by byte: every request names one or two).
     public init?(_ rawValue: String) {
-        guard Self.parse(rawValue) != nil else { return nil }
+        guard let key = Self.parse(rawValue) else { return nil }
         self.rawValue = rawValue
+        self.key = key
     }
 
     /// Reconstructs an identifier read back from storage.
     public init(trusted rawValue: String) {
         self.rawValue = rawValue
+        self.key = Self.parse(rawValue)
+    }
+
+    /// Equal texts; for two canonical identifiers that is equal keys, compared without reading either string.
+    public static func == (left: Self, right: Self) -> Bool {
+        if let leftKey = left.key, let rightKey = right.key { return leftKey == rightKey }
+        return left.rawValue == right.rawValue
+    }
+
+    /// Hashes the key when there is one (equal identifiers have both or neither), else the text.
+    public func hash(into hasher: inout Hasher) {
+        if let key { hasher.combine(key) } else { hasher.combine(rawValue) }
     }
 
     /// A random identifier: an RFC 9562 version 4 UUID.
@@ -108,12 +126,7 @@ public struct IdentifierKey<Tag: IdentifierTag>: Hashable, Sendable {
 }
 
 extension Identifier {
-    /// The UUID as a compact key, or nil if the text is not an identifier's canonical form (prefix, underscore, the
-    /// UUID in lowercase hexadecimal with its four dashes) — the form `init?(_:)` accepts and every id this server
-    /// makes has; for canonical text, two identifiers have the same key exactly when they are equal.
-    public var key: IdentifierKey<Tag>? { Self.parse(rawValue) }
-
-    /// The canonical form's UUID bits, or nil: what `init?(_:)` accepts and `key` returns.
+    /// The canonical form's UUID bits, or nil: what `init?(_:)` accepts and `key` holds.
     private static func parse(_ rawValue: String) -> IdentifierKey<Tag>? {
         canonicalUUIDBits(rawValue, prefix: Tag.prefix).map { IdentifierKey(high: $0.high, low: $0.low) }
     }
