@@ -78,26 +78,20 @@ final class SQLiteWriteConnection: Sendable {
                 statement = prepared
             }
             guard let statement else { throw SQLiteWriteError(code: SQLITE_MISUSE, message: "no statement") }
-            defer {
-                if cache {
-                    sqlite_nio_sqlite3_reset(statement)
-                    sqlite_nio_sqlite3_clear_bindings(statement)
-                } else {
-                    sqlite_nio_sqlite3_finalize(statement)
+            defer { if !cache { sqlite_nio_sqlite3_finalize(statement) } }
+            return try Self.withBindings(binds, to: statement, handle: handle) {
+                var columns: [String]?
+                var rows: [SQLiteWriteRow] = []
+                while true {
+                    let status = sqlite_nio_sqlite3_step(statement)
+                    if status == SQLITE_DONE { break }
+                    guard status == SQLITE_ROW else { throw SQLiteWriteError(handle) }
+                    let names = columns ?? Self.columnNames(statement)
+                    columns = names
+                    rows.append(SQLiteWriteRow(columns: names, values: try (0..<Int32(names.count)).map { try Self.value(statement, $0) }))
                 }
+                return rows
             }
-            try Self.bind(binds, to: statement, handle: handle)
-            var columns: [String]?
-            var rows: [SQLiteWriteRow] = []
-            while true {
-                let status = sqlite_nio_sqlite3_step(statement)
-                if status == SQLITE_DONE { break }
-                guard status == SQLITE_ROW else { throw SQLiteWriteError(handle) }
-                let names = columns ?? Self.columnNames(statement)
-                columns = names
-                rows.append(SQLiteWriteRow(columns: names, values: try (0..<Int32(names.count)).map { try Self.value(statement, $0) }))
-            }
-            return rows
         }
     }
 
@@ -127,34 +121,49 @@ final class SQLiteWriteConnection: Sendable {
         }
     }
 
-    private static func bind(_ binds: [SQLiteData], to statement: OpaquePointer, handle: OpaquePointer) throws {
-        for (offset, bind) in binds.enumerated() {
-            let index = Int32(offset + 1)
-            let status: Int32 = switch bind {
-            case .integer(let value): sqlite_nio_sqlite3_bind_int64(statement, index, Int64(value))
-            case .float(let value): sqlite_nio_sqlite3_bind_double(statement, index, value)
-            case .null: sqlite_nio_sqlite3_bind_null(statement, index)
-            case .text(let value): bindText(value, at: index, of: statement)
-            case .blob(let value):
-                value.withUnsafeReadableBytes {
-                    sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), transient)
+    /// Binds `binds` to `statement`, runs `body` and leaves the statement reset with no bindings. Every text is bound
+    /// from one buffer holding them all, which SQLite reads in place (`SQLITE_STATIC`) for as long as `body` runs:
+    /// bound as copies (`SQLITE_TRANSIENT`), each text of a batch's multi-row insert — a few hundred per batch — cost
+    /// SQLite an allocation and a free of its own.
+    private static func withBindings<T>(_ binds: [SQLiteData], to statement: OpaquePointer, handle: OpaquePointer,
+                                        _ body: () throws -> T) throws -> T {
+        var textBytes = 0
+        for case .text(let value) in binds { textBytes += value.utf8.count }
+        // One byte more than the texts need, so that even an empty text has an address to be bound at (a null pointer
+        // would bind NULL).
+        var texts: [UInt8] = []
+        texts.reserveCapacity(textBytes + 1)
+        for case .text(let value) in binds { texts.append(contentsOf: value.utf8) }
+        texts.append(0)
+        return try texts.withUnsafeBufferPointer { buffer in
+            defer {
+                sqlite_nio_sqlite3_reset(statement)
+                sqlite_nio_sqlite3_clear_bindings(statement)
+            }
+            guard let base = buffer.baseAddress else { throw SQLiteWriteError(code: SQLITE_MISUSE, message: "no text buffer") }
+            try base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { chars in
+                var offset = 0
+                for (position, bind) in binds.enumerated() {
+                    let index = Int32(position + 1)
+                    let status: Int32
+                    switch bind {
+                    case .integer(let value): status = sqlite_nio_sqlite3_bind_int64(statement, index, Int64(value))
+                    case .float(let value): status = sqlite_nio_sqlite3_bind_double(statement, index, value)
+                    case .null: status = sqlite_nio_sqlite3_bind_null(statement, index)
+                    case .text(let value):
+                        let count = value.utf8.count
+                        // No destructor: SQLITE_STATIC, the text stays where it is until the bindings are cleared.
+                        status = sqlite_nio_sqlite3_bind_text64(statement, index, chars + offset, UInt64(count), nil, UInt8(SQLITE_UTF8))
+                        offset += count
+                    case .blob(let value):
+                        status = value.withUnsafeReadableBytes {
+                            sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), transient)
+                        }
+                    }
+                    guard status == SQLITE_OK else { throw SQLiteWriteError(handle) }
                 }
             }
-            guard status == SQLITE_OK else { throw SQLiteWriteError(handle) }
-        }
-    }
-
-    /// Binds a text from its own UTF-8 (SQLite copies it: `transient`), not from a C string made from it for the call.
-    private static func bindText(_ value: String, at index: Int32, of statement: OpaquePointer) -> Int32 {
-        var text = value
-        return text.withUTF8 { utf8 in
-            utf8.withMemoryRebound(to: CChar.self) { chars in
-                // An empty text still needs a pointer: SQLite binds NULL for a null one.
-                guard let start = chars.baseAddress else {
-                    return sqlite_nio_sqlite3_bind_text64(statement, index, "", 0, transient, UInt8(SQLITE_UTF8))
-                }
-                return sqlite_nio_sqlite3_bind_text64(statement, index, start, UInt64(chars.count), transient, UInt8(SQLITE_UTF8))
-            }
+            return try body()
         }
     }
 
