@@ -30,6 +30,20 @@ import ProfferTestSupport
         }
     }
 
+    /// A database the server creates holds people's data: its file, WAL and shared memory are its owner's alone,
+    /// whatever the umask (the test process's is the usual 022).
+    @Test func aNewDatabaseIsReadableByItsOwnerOnly() async throws {
+        let database = try await TestDatabase.make(.sqlite)
+        guard case .sqlite(let path) = database.location else { Issue.record("not an SQLite location"); return }
+        try await database.withStore { store in
+            _ = try await StoreContractTests.makePerson(store)
+            for file in [path, path + "-wal", path + "-shm"] {
+                let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+                #expect(mode == 0o600, "\(file): \(String(mode ?? 0, radix: 8))")
+            }
+        }
+    }
+
     @Test func bindsAreConvertedAsSQLiteKitConvertsThem() throws {
         let encoder = SQLiteDataEncoder()
         let values: [any Encodable & Sendable] = ["text", Int64.max, Int64.min, 42, String?.none, Optional("wrapped"), Int64?.some(-7),

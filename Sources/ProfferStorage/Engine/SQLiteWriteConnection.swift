@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 import NIOCore
 import SQLKit
@@ -37,8 +38,11 @@ final class SQLiteWriteConnection: Sendable {
         self.logger = logger
     }
 
-    /// Opens (creating if missing) the database file for reading and writing.
+    /// Opens (creating if missing) the database file for reading and writing. A new file is created readable by its
+    /// owner only, whatever the process's umask: SQLite gives the WAL and shared-memory files the same mode.
     static func open(path: String, logger: Logger) throws -> SQLiteWriteConnection {
+        let created = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if created >= 0 { Glibc.close(created) }
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXRESCODE
         let status = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
