@@ -6,8 +6,8 @@ import SQLKit
 import Testing
 
 /// On SQLite the disclosure batches keep grants' changing state and chains' heads between batches while nothing else
-/// writes (`BatchMemory`). Whatever else writes — this store or another process on the same file — the next batch must
-/// see it. (On PostgreSQL every batch reads those rows; the tests hold there too.)
+/// writes (`BatchMemory`), and people's sealed records (`RecordCache`). Whatever else writes — this store or another
+/// process on the same file — the next batch must see it. (On PostgreSQL every batch reads those rows; the tests hold there too.)
 @Suite("Disclosure batches see every other writer")
 struct BatchMemoryTests {
     static let engines = TestEngine.available
@@ -58,6 +58,36 @@ struct BatchMemoryTests {
             #expect(chain.suffix(2).map(\.kind) == [.recordPut, .disclosure])
             #expect(chain.last == entry)
             #expect(AuditChainVerifier.verify(chain).isValid)
+        }
+    }
+
+    @Test(arguments: engines)
+    func aRecordChangedByAnotherStoreIsWhatTheNextDisclosureSends(engine: TestEngine) async throws {
+        let database = try await TestDatabase.make(engine)
+        try await database.withStore { store in
+            let (person, organisation, grant) = try await Self.disclosedGrant(store)
+            _ = try await store.putRecord(person: person.id, key: "contact.email", at: .now()) { _ in Data("here".utf8) }
+            // Read twice, so the store holds the person's records in memory if it keeps them.
+            for _ in 0..<2 {
+                let sent = try await store.disclose(grant: grant.id, organisation: organisation.id, at: .now()).records
+                #expect(sent.map(\.ciphertext) == [Data("here".utf8)])
+            }
+
+            // An operator's command on the same file (`proffer import`, say) changes the record, then another deletes one.
+            try await database.withStore { other in
+                _ = try await other.putRecord(person: person.id, key: "contact.email", at: .now()) { _ in Data("elsewhere".utf8) }
+                _ = try await other.putRecord(person: person.id, key: "identity.name.full", at: .now()) { _ in Data("named".utf8) }
+            }
+            let changed = try await store.disclose(grant: grant.id, organisation: organisation.id, at: .now()).records
+            #expect(changed.map(\.key) == ["contact.email", "identity.name.full"])
+            #expect(changed.map(\.ciphertext) == [Data("elsewhere".utf8), Data("named".utf8)])
+            #expect(changed.first?.version == 2)
+
+            try await database.withStore { other in
+                _ = try await other.deleteRecord(person: person.id, key: "contact.email", at: .now())
+            }
+            let afterDeletion = try await store.disclose(grant: grant.id, organisation: organisation.id, at: .now()).records
+            #expect(afterDeletion.map(\.key) == ["identity.name.full"])
         }
     }
 

@@ -185,7 +185,9 @@ final class DisclosureBatcher: Sendable {
             if case .disclose(_, _, _, .ofBatchItem(let first)?) = outcomes[index], case .unpaid = outcomes[first] { outcomes[index] = outcomes[first] }
         }
 
-        let (records, snapshots) = try await sealedRecords(for: outcomes, on: db, recordCache: recordCache)
+        // The record cache is used only with the stamp that says whether another process committed since it was filled.
+        let cached = recordCache.flatMap { cache in stamp.map { (cache, othersVersion: $0.dataVersion) } }
+        let (records, snapshots) = try await sealedRecords(for: outcomes, on: db, cached: cached)
         var results: [Result<Disclosure, any Error>] = []
         var entries: [ProfferStore.AuditRow] = []
         var transfers: [Transfer] = []
@@ -478,8 +480,8 @@ final class DisclosureBatcher: Sendable {
 
     /// The sealed records the disclosures of a batch need, from the record cache where possible (SQLite);
     /// returns what was read so the cache can be filled after the commit.
-    static func sealedRecords(for outcomes: [Outcome], on db: any SQLDatabase,
-                              recordCache: RecordCache?) async throws -> ([String: [String: SealedRecord]], [RecordCache.Snapshot]) {
+    static func sealedRecords(for outcomes: [Outcome], on db: any SQLDatabase, cached: (RecordCache, othersVersion: Int64)?)
+        async throws -> ([String: [String: SealedRecord]], [RecordCache.Snapshot]) {
         var records: [String: [String: SealedRecord]] = [:]
         records.reserveCapacity(outcomes.count)
         var snapshots: [RecordCache.Snapshot] = []
@@ -487,9 +489,9 @@ final class DisclosureBatcher: Sendable {
         for case .disclose(let grant, _, _, _) in outcomes { readers.append(grant.personID.rawValue) }
         let persons = Array(Set(readers)).sorted()
         guard !persons.isEmpty else { return ([:], []) }
-        if let recordCache {
+        if let (recordCache, othersVersion) = cached {
             // Whole record sets per person, from memory where possible; the misses are read and offered back.
-            let (hits, generations) = recordCache.lookup(persons.map(PersonID.init(trusted:)))
+            let (hits, generations) = recordCache.lookup(persons.map(PersonID.init(trusted:)), othersVersion: othersVersion)
             for (person, set) in hits { records[person.rawValue] = set }
             let misses = persons.filter { records[$0] == nil }
             if !misses.isEmpty {
@@ -500,7 +502,7 @@ final class DisclosureBatcher: Sendable {
                 }
                 snapshots = misses.map { person in
                     let id = PersonID(trusted: person)
-                    return RecordCache.Snapshot(person: id, generation: generations[id] ?? 0, records: records[person] ?? [:])
+                    return RecordCache.Snapshot(person: id, generation: generations[id] ?? 0, othersVersion: othersVersion, records: records[person] ?? [:])
                 }
             }
         } else {

@@ -1,20 +1,26 @@
 import ProfferCore
 import Synchronization
 
-/// Each person's current sealed records, kept for the disclosure path when this process is the only writer
-/// (SQLite). Writes invalidate a person inside their write job; a disclosure batch fills the cache only after
-/// its transaction committed, and only if no write touched that person since the batch read the rows
-/// (a per-person generation), so a cached value is never older than the last committed write.
+/// Each person's current sealed records, kept for the disclosure path on SQLite. This process's writes invalidate a
+/// person inside their write job; a disclosure batch fills the cache only after its transaction committed, and only if
+/// no write touched that person since the batch read the rows (a per-person generation). Another process's commit to the
+/// same file (an operator's `proffer import` or `proffer person erase` while the server runs) empties the whole cache:
+/// the batch finds it by the write connection's `PRAGMA data_version`, which moves only then. So a cached value is never
+/// older than the last committed write, whoever made it.
 final class RecordCache: Sendable {
     struct Snapshot: Sendable {
         let person: PersonID
         let generation: UInt64
+        /// The other connections' commits the batch had seen (see `lookup`).
+        let othersVersion: Int64
         let records: [String: SealedRecord]
     }
 
     private struct State {
         var records: [IdentifierKey<PersonTag>: [String: SealedRecord]] = [:]
         var generations: [IdentifierKey<PersonTag>: UInt64] = [:]
+        /// The write connection's `PRAGMA data_version` the records are current for.
+        var othersVersion: Int64?
     }
 
     private let state = Mutex(State())
@@ -24,9 +30,15 @@ final class RecordCache: Sendable {
         self.limit = limit
     }
 
-    /// Cached records and the current generation, per person.
-    func lookup(_ people: [PersonID]) -> (hits: [PersonID: [String: SealedRecord]], generations: [PersonID: UInt64]) {
+    /// Cached records and the current generation, per person. `othersVersion` is the write connection's
+    /// `PRAGMA data_version` inside the asking batch's transaction: when another connection committed since the cache
+    /// was last asked, nothing cached can be trusted and all of it is dropped.
+    func lookup(_ people: [PersonID], othersVersion: Int64) -> (hits: [PersonID: [String: SealedRecord]], generations: [PersonID: UInt64]) {
         state.withLock { state in
+            if state.othersVersion != othersVersion {
+                state.records.removeAll()
+                state.othersVersion = othersVersion
+            }
             var hits: [PersonID: [String: SealedRecord]] = [:]
             var generations: [PersonID: UInt64] = [:]
             hits.reserveCapacity(people.count)
@@ -50,12 +62,14 @@ final class RecordCache: Sendable {
         }
     }
 
-    /// Called after a committed batch: stores what it read, unless a write invalidated the person meanwhile.
+    /// Called after a committed batch: stores what it read, unless a write invalidated the person meanwhile or a later
+    /// batch saw another connection's commit.
     func fill(_ snapshots: [Snapshot]) {
         state.withLock { state in
             if state.records.count + snapshots.count > limit { state.records.removeAll(keepingCapacity: true) }
             for snapshot in snapshots {
-                guard let key = snapshot.person.key, (state.generations[key] ?? 0) == snapshot.generation else { continue }
+                guard snapshot.othersVersion == state.othersVersion, let key = snapshot.person.key,
+                      (state.generations[key] ?? 0) == snapshot.generation else { continue }
                 state.records[key] = snapshot.records
             }
         }
