@@ -77,6 +77,7 @@ proffer("import", os.path.join(data_dir, "missing.zip"), "--handle", "nobody-her
 proffer("migrate", env={"PROFFER_DISCLOSURE_CACHE_PEOPLE": "lots"}, expect_ok=False, contains=r"PROFFER_DISCLOSURE_CACHE_PEOPLE must be 0")
 proffer("migrate", env={"PROFFER_DISCLOSURE_CACHE_PEOPLE": "-1"}, expect_ok=False, contains=r"PROFFER_DISCLOSURE_CACHE_PEOPLE must be 0")
 proffer("migrate", env={"PROFFER_BCRYPT_COST": "99"}, expect_ok=False, contains=r"PROFFER_BCRYPT_COST must be 4 to 16")
+proffer("migrate", env={"PROFFER_CLOSURE_SWEEP_SECONDS": "0"}, expect_ok=False, contains=r"PROFFER_CLOSURE_SWEEP_SECONDS must be 1 to 3600")
 proffer("migrate", env={"PROFFER_DISCLOSURE_CACHE_PEOPLE": "0"}, contains=r"schema version \d+")
 # Still whole after the refusals.
 proffer("ledger", "check", contains=r"^ok: 1 transfers")

@@ -54,6 +54,10 @@ struct ServerOptions: ParsableArguments {
             guard let seconds = Int(text), (1...3600).contains(seconds) else { throw ValidationError("PROFFER_EXPIRY_SWEEP_SECONDS must be 1 to 3600") }
             configuration.expirySweepSeconds = seconds
         }
+        if let text = environment["PROFFER_CLOSURE_SWEEP_SECONDS"] {
+            guard let seconds = Int(text), (1...3600).contains(seconds) else { throw ValidationError("PROFFER_CLOSURE_SWEEP_SECONDS must be 1 to 3600") }
+            configuration.closureSweepSeconds = seconds
+        }
         if let text = environment["PROFFER_OPERATOR_FEE_BPS"] {
             guard let points = Int(text), (0...10_000).contains(points) else { throw ValidationError("PROFFER_OPERATOR_FEE_BPS must be 0 to 10000 basis points") }
             configuration.operatorFeeBasisPoints = points

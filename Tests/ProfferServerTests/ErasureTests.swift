@@ -149,6 +149,48 @@ struct ErasureTests {
         }
     }
 
+    @Test(arguments: engines)
+    func anAccountClosedElsewhereIsForgottenByThisServer(engine: TestEngine) async throws {
+        try await withLiveAPI(engine) { api, database in
+            let alice = try await api.signUp("alice")
+            let bob = try await api.signUp("bob")
+            for person in [alice, bob] { _ = try await api.put(person, "contact.email", #""someone@home.example""#) }
+            let bank = try await api.registerOrganisation("Northwind Bank", domain: "northwind.example")
+            let bankToken = try await api.accessToken(bank)
+            var grants: [String] = []
+            for (person, handle) in [(alice, "alice"), (bob, "bob")] {
+                let grant = try await Self.grant(api, person, try await api.ask(bankToken, person: handle, keys: ["contact.email"]))
+                #expect(try await api.call(.get, "/v1/grants/\(grant)/data", token: bankToken).status == .ok)
+                grants.append(grant)
+            }
+            let aliceID = try #require(try await api.runtime.store.person(handle: "alice")).id
+            let bobID = try #require(try await api.runtime.store.person(handle: "bob")).id
+            let vault = api.runtime.services.vault
+            #expect(vault.holdsAnything(of: aliceID) && vault.holdsAnything(of: bobID))
+
+            // The operator erases alice through another process on the same database (`proffer person erase`), or
+            // another instance does: this server's memory is not told.
+            let before = Timestamp.now()
+            let otherStore = try await database.openStore()
+            var configuration = api.runtime.configuration
+            configuration.port = 0
+            let other = try await buildApplication(configuration: configuration, store: otherStore, logger: TestDatabase.logger)
+            _ = try await other.eraseAccount(handle: "alice")
+            await otherStore.shutdown()
+            #expect(vault.holdsAnything(of: aliceID))
+            // Nothing is disclosed meanwhile: the grant is revoked in the database.
+            #expect(try await api.call(.get, "/v1/grants/\(grants[0])/data", token: bankToken).status == .forbidden)
+
+            let sweeper = ClosedAccountSweeper(services: api.runtime.services, logger: TestDatabase.logger)
+            #expect(try await sweeper.sweep(closedSince: before.adding(seconds: -ClosedAccountSweeper.clockMargin)) == 1)
+            #expect(!vault.holdsAnything(of: aliceID))
+            #expect(vault.holdsAnything(of: bobID))
+            // A sweep from after the closure finds nothing; bob is still served.
+            #expect(try await sweeper.sweep(closedSince: Timestamp.now().adding(seconds: 1)) == 0)
+            #expect(try await api.call(.get, "/v1/grants/\(grants[1])/data", token: bankToken).status == .ok)
+        }
+    }
+
     @Test
     func theVaultNeverHandsOutAForgottenKey() async throws {
         let vault = RecordVault(masterKey: MasterKey.generate().0)

@@ -37,6 +37,7 @@ public func buildApplication(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Proffer"),
         services: [ExpirySweeper(services: services, logger: logger), PeriodCharger(services: services, logger: logger),
+                   ClosedAccountSweeper(services: services, logger: logger),
                    WebhookDispatcher(services: services, logger: logger),
                    DirectoryRefresher(cache: web.directory, store: store, logger: logger)],
         logger: logger

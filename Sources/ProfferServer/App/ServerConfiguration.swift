@@ -27,6 +27,9 @@ public struct ServerConfiguration: Sendable {
     public var jurisdiction: String = "EU"
     /// How often the background job records grants that have expired (audit entry and receipt).
     public var expirySweepSeconds: Int = 10
+    /// How often the background job forgets the keys (and opened values) of people whose accounts were closed by
+    /// another instance or an operator command.
+    public var closureSweepSeconds: Int = 5
     /// The operator's fee on every payment for data, in basis points (500 = 5 %).
     public var operatorFeeBasisPoints: Int = FeePolicy.standard.basisPoints
     /// How often the background job charges per-month grants whose period starts.

@@ -51,6 +51,11 @@ final class RecordVault: Sendable {
         }
     }
 
+    /// Whether anything of the person is held: their unwrapped key or a value a disclosure opened.
+    func holdsAnything(of id: PersonID) -> Bool {
+        cache.withLock { cache in cache.people[id] != nil || id.key.map { cache.opened[$0] != nil } ?? false }
+    }
+
     /// `openedLimit`: how many people's opened values are kept; beyond it they are all dropped and opened again. Zero
     /// keeps none: every disclosure opens its records and no value outlives its answer.
     init(masterKey: MasterKey, openedLimit: Int = ServerConfiguration.defaultDisclosureCachePeople) {

@@ -43,6 +43,7 @@ public enum Migrator {
         Migration0013NumberPeopleForTheAuditLog.migration,
         Migration0014NumberPeopleFromASequenceOnPostgreSQL.migration,
         Migration0015AuditEntriesWithoutForeignKey.migration,
+        Migration0016FindClosedAccounts.migration,
     ]
 
     /// The version of every migration this build knows, in order.

@@ -33,6 +33,15 @@ extension ProfferStore {
         try await read { db in try await db.raw("SELECT * FROM people WHERE handle = \(bind: handle)").first().map(Self.person) }
     }
 
+    /// The people whose accounts were closed at or after `since` (by the time of the instance that closed them), so a
+    /// server can forget what it holds of them in memory when the closure was made elsewhere.
+    public func accountsClosed(since: Timestamp) async throws -> [PersonID] {
+        try await read { db in
+            try await db.raw("SELECT id FROM people WHERE erased_at IS NOT NULL AND erased_at >= \(bind: since.millisecondsSinceEpoch) ORDER BY erased_at")
+                .all().map { PersonID(trusted: try $0.decode(column: "id", as: String.self)) }
+        }
+    }
+
     public func person(email: String) async throws -> Person? {
         // A tombstone's placeholder is no address anyone can sign in with.
         try await read { db in try await db.raw("SELECT * FROM people WHERE email = \(bind: email) AND erased_at IS NULL").first().map(Self.person) }
