@@ -28,7 +28,14 @@ final class PostgresEngine: DatabaseEngine {
         )
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let runTask = Task { await client.run() }
+        // The pool serves nothing until `run()` has begun (a query before it waits, and the client warns): the task
+        // says it has started, then goes straight into `run()`, so the first query below comes after it.
+        let (started, starting) = AsyncStream<Void>.makeStream()
+        let runTask = Task {
+            starting.finish()
+            await client.run()
+        }
+        for await _ in started {}
         let engine = PostgresEngine(client: client, runTask: runTask)
         // Fail at start-up, not on the first request, when the server cannot be reached.
         do {
