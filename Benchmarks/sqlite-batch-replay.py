@@ -11,7 +11,10 @@ VARIANT: words joined by '-': `priced` (a transfer, three legs and the kept bala
 schema 13 entries are keyed by person number), `noidx` (without the ledger entries' by-account index; a database at schema 11
 or later indexes only legs of accounts other than earnings, and a priced replay then also links each audit entry
 to its charge, as the server does), `single` (one prepared
-single-row insert executed per entry instead of one multi-row insert), `nosecure` (without secure_delete).
+single-row insert executed per entry instead of one multi-row insert), `nosecure` (without secure_delete),
+`walletidx` (the ledger entries' by-account index on wallet legs only), `frames` (no checkpoints; the WAL is truncated
+before the last quarter of the batches, whose frames are then counted by the table or index each page belongs to:
+the pages a disclosure dirties, which its commit writes and a checkpoint copies).
 N batches (300) of B disclosures (64) of random grants; a PASSIVE checkpoint every CK batches (50), as the server's
 background pass does; prints microseconds per disclosure, in all and per statement. `B=20 N=1500 CK=500` is closer
 to the server at ~20,000 disclosures/s (batches of ~20, a pass every 500 ms).
@@ -26,6 +29,9 @@ db.execute('pragma journal_mode=WAL'); db.execute('pragma synchronous=NORMAL'); 
 db.execute('pragma cache_size=-8192'); db.execute('pragma temp_store=MEMORY')
 if 'nosecure' not in variant: db.execute('pragma secure_delete=ON')
 if 'noidx' in variant: db.execute('drop index ledger_entries_by_account')
+if 'walletidx' in variant:
+    db.execute('drop index ledger_entries_by_account')
+    db.execute("create index ledger_entries_by_wallet on ledger_entries (account_id) where substr(account_id, 1, 7) = 'wallet:'")
 grants = [r for r in db.execute('select id, person_id, organisation_id from grants')]
 # Schema 12 and later keep no head rows on SQLite: a chain's head is its newest entry (the server's auditHeads).
 stored_heads = db.execute("select count(*) from sqlite_master where name = 'audit_heads'").fetchone()[0] == 1
@@ -90,10 +96,22 @@ for b in range(N):
         ph['ent']+=T()-a; a=T()
     db.execute('COMMIT')
     ph['commit']+=T()-a
+    if 'frames' in variant:
+        if b == N - N // 4 - 1: db.execute('pragma wal_checkpoint(TRUNCATE)')
+        continue
     if b % CK == CK - 1:
         a=T(); db.execute('pragma wal_checkpoint(PASSIVE)'); ph['ckpt']=ph.get('ckpt',0)+T()-a
 t = time.perf_counter() - t0
 print(variant, f'{t/N/B*1e6:.1f} us per disclosure (incl. Python), WAL at its largest {os.path.getsize("db.sqlite-wal")//4120} frames')
 
 print({k: round(v/N/B*1e6,1) for k,v in ph.items()})
+if 'frames' in variant:
+    import collections, struct
+    owner = {page: name for name, page in db.execute('select name, pageno from dbstat')}
+    wal = open('db.sqlite-wal', 'rb').read()
+    size = struct.unpack('>I', wal[8:12])[0]
+    frames = collections.Counter(owner.get(struct.unpack('>I', wal[at:at + 4])[0], '?') for at in range(32, len(wal) - size - 23, 24 + size))
+    counted = N // 4 * B
+    print(f'WAL frames per disclosure over the last {N // 4} batches: {sum(frames.values()) / counted:.2f}')
+    for name, n in frames.most_common(): print(f'  {name:36} {n / counted:.2f}')
 shutil.rmtree(work)

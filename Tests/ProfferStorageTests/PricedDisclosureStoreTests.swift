@@ -50,6 +50,37 @@ struct PricedDisclosureStoreTests {
         try await store.engine.read { db in try await db.raw(SQLQueryString(sql)).first()?.decode(column: "n", as: Int.self) ?? -1 }
     }
 
+    /// The ledger's legs are indexed by account for wallets only (migration 17): an organisation's statement still
+    /// finds its charges, and `proffer ledger check` still finds a fee account whose balance disagrees with its legs.
+    @Test(arguments: engines)
+    func onlyWalletLegsAreIndexedAndEveryBalanceIsStillChecked(engine: TestEngine) async throws {
+        try await withStore(engine) { store in
+            let indexes = try await store.engine.read { db in
+                let sql: SQLQueryString = engine == .sqlite
+                    ? "SELECT name, sql AS definition FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger_entries' AND sql IS NOT NULL"
+                    : "SELECT indexname AS name, indexdef AS definition FROM pg_indexes WHERE tablename = 'ledger_entries' AND indexname NOT LIKE '%pkey'"
+                return try await db.raw(sql).all().map { (try $0.decode(column: "name", as: String.self), try $0.decode(column: "definition", as: String.self)) }
+            }
+            #expect(indexes.map(\.0) == ["ledger_entries_by_wallet"])
+            #expect(indexes.first?.1.contains("'wallet:'") == true, "\(indexes)")
+
+            let organisation = try await StoreContractTests.makeOrganisation(store)
+            let person = try await StoreContractTests.makePerson(store)
+            let grant = try await Self.pricedGrant(store, organisation, person, offer: .price(.perDisclosure, Money(minorUnits: 20, currency: "EUR")))
+            try await Self.fund(store, organisation, 100)
+            for _ in 0..<3 { _ = try await store.disclose(grant: grant.id, organisation: organisation.id, at: .now()) }
+            let lines = try await store.statement(of: .organisation(organisation.id), from: Timestamp.now().adding(days: -1), to: Timestamp.now().adding(days: 1))
+            #expect(lines.filter { $0.kind == "disclosure-charge" }.map(\.transfers) == [3])
+            #expect(try await store.checkLedger().isValid)
+
+            try await store.engine.withWriteConnection { db in
+                try await db.raw("UPDATE ledger_accounts SET balance = balance + 1 WHERE kind = 'operator-fees'").run()
+            }
+            let problems = try await store.checkLedger().problems
+            #expect(problems.contains { $0.hasPrefix("account fees:EUR has balance") && $0.contains("but its entries sum to") }, "\(problems)")
+        }
+    }
+
     @Test(arguments: engines)
     func racingDisclosuresSpendExactlyTheAffordableCents(engine: TestEngine) async throws {
         // On PostgreSQL a second instance races the first over the same wallet, as two servers would.
@@ -179,9 +210,9 @@ struct PricedDisclosureStoreTests {
         try await store.engine.withWriteConnection { db in
             try await db.raw("UPDATE ledger_transfers SET audit_seq = NULL WHERE kind = 'period-charge'").run()
             try await db.raw("ALTER TABLE audit_entries DROP COLUMN transfer_id").run()
-            try await db.raw("DROP INDEX ledger_entries_by_account").run()
+            try await db.raw("DROP INDEX ledger_entries_by_wallet").run()
             try await db.raw("CREATE INDEX ledger_entries_by_account ON ledger_entries (account_id)").run()
-            try await db.raw("DELETE FROM schema_migrations WHERE version = 11").run()
+            try await db.raw("DELETE FROM schema_migrations WHERE version IN (11, 17)").run()
         }
         await store.shutdown()
         let upgraded = try await database.openStore()

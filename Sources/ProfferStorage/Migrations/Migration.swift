@@ -44,6 +44,7 @@ public enum Migrator {
         Migration0014NumberPeopleFromASequenceOnPostgreSQL.migration,
         Migration0015AuditEntriesWithoutForeignKey.migration,
         Migration0016FindClosedAccounts.migration,
+        Migration0017IndexOnlyWalletLegs.migration,
     ]
 
     /// The version of every migration this build knows, in order.

@@ -180,10 +180,11 @@ extension ProfferStore {
                 problems.append("the accounts in \(try row.decode(column: "currency", as: String.self)) sum to \(try row.decode(column: "total", as: Int64.self)), not zero")
             }
             for row in try await db.raw("""
-                SELECT a.id, a.balance, CAST(COALESCE(SUM(e.amount), 0) AS BIGINT) AS total
-                FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id AND substr(e.account_id, 1, 9) <> 'earnings:'
-                WHERE a.kind <> \(bind: LedgerAccountKind.personEarnings.rawValue)
-                GROUP BY a.id, a.balance HAVING a.balance <> COALESCE(SUM(e.amount), 0)
+                SELECT a.id, a.balance, CAST(COALESCE(s.total, 0) AS BIGINT) AS total
+                FROM ledger_accounts a LEFT JOIN (
+                    SELECT account_id, SUM(amount) AS total FROM ledger_entries WHERE substr(account_id, 1, 9) <> 'earnings:' GROUP BY account_id
+                ) s ON s.account_id = a.id
+                WHERE a.kind <> \(bind: LedgerAccountKind.personEarnings.rawValue) AND a.balance <> COALESCE(s.total, 0)
                 """).all() {
                 problems.append("account \(try row.decode(column: "id", as: String.self)) has balance \(try row.decode(column: "balance", as: Int64.self)) but its entries sum to \(try row.decode(column: "total", as: Int64.self))")
             }

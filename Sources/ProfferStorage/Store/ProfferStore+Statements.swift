@@ -72,8 +72,7 @@ extension ProfferStore {
     /// A person's legs are found through their audit log: every credit to earnings is a charge whose audit entry
     /// names it, and the log is clustered by person, so no index of earnings legs by account is needed (each
     /// priced disclosure would write a random page of it). An organisation's legs are found through the index of
-    /// legs by account, which covers every account but earnings — hence the index's own condition, repeated
-    /// for the planner.
+    /// wallet legs by account (migration 17) — hence the index's own condition, repeated for the planner.
     static func partyLegs(_ party: StatementParty) -> SQLQueryString {
         switch party {
         case .person(let person):
@@ -87,7 +86,7 @@ extension ProfferStore {
             """
             FROM ledger_entries e
             JOIN ledger_transfers t ON t.id = e.transfer_id
-            WHERE e.account_id IN (SELECT id FROM ledger_accounts WHERE \(Self.isAccount(of: party))) AND substr(e.account_id, 1, 9) <> 'earnings:'
+            WHERE e.account_id IN (SELECT id FROM ledger_accounts WHERE \(Self.isAccount(of: party))) AND substr(e.account_id, 1, 7) = 'wallet:'
             """
         }
     }
