@@ -38,61 +38,44 @@ struct ServerOptions: ParsableArguments {
             guard let mode = SQLiteSynchronous(rawValue: text.uppercased()) else { throw ValidationError("sqlite-synchronous must be NORMAL or FULL") }
             configuration.sqliteSynchronous = mode
         }
-        if let text = environment["PROFFER_BCRYPT_COST"] {
-            guard let cost = UInt8(text), (4...16).contains(cost) else { throw ValidationError("PROFFER_BCRYPT_COST must be 4 to 16") }
-            configuration.bcryptCost = cost
-        }
-        if let text = environment["PROFFER_ACCESS_TOKEN_TTL"] {
-            guard let seconds = Int(text), (30...86_400).contains(seconds) else { throw ValidationError("PROFFER_ACCESS_TOKEN_TTL must be 30 to 86400 seconds") }
-            configuration.accessTokenLifetimeSeconds = seconds
-        }
+        if let cost = try Self.integer("PROFFER_BCRYPT_COST", in: 4...16, environment) { configuration.bcryptCost = UInt8(cost) }
+        configuration.accessTokenLifetimeSeconds = try Self.integer("PROFFER_ACCESS_TOKEN_TTL", in: 30...86_400, environment, unit: " seconds")
+            ?? configuration.accessTokenLifetimeSeconds
         if let text = environment["PROFFER_JURISDICTION"] {
             guard (2...40).contains(text.count) else { throw ValidationError("PROFFER_JURISDICTION must be 2 to 40 characters, e.g. EU or GB") }
             configuration.jurisdiction = text
         }
-        if let text = environment["PROFFER_EXPIRY_SWEEP_SECONDS"] {
-            guard let seconds = Int(text), (1...3600).contains(seconds) else { throw ValidationError("PROFFER_EXPIRY_SWEEP_SECONDS must be 1 to 3600") }
-            configuration.expirySweepSeconds = seconds
-        }
-        if let text = environment["PROFFER_CLOSURE_SWEEP_SECONDS"] {
-            guard let seconds = Int(text), (1...3600).contains(seconds) else { throw ValidationError("PROFFER_CLOSURE_SWEEP_SECONDS must be 1 to 3600") }
-            configuration.closureSweepSeconds = seconds
-        }
-        if let text = environment["PROFFER_OPERATOR_FEE_BPS"] {
-            guard let points = Int(text), (0...10_000).contains(points) else { throw ValidationError("PROFFER_OPERATOR_FEE_BPS must be 0 to 10000 basis points") }
-            configuration.operatorFeeBasisPoints = points
-        }
-        if let text = environment["PROFFER_CHARGE_INTERVAL_SECONDS"] {
-            guard let seconds = Int(text), (1...86_400).contains(seconds) else { throw ValidationError("PROFFER_CHARGE_INTERVAL_SECONDS must be 1 to 86400") }
-            configuration.chargeIntervalSeconds = seconds
-        }
-        if let text = environment["PROFFER_WEBHOOK_TIMEOUT_SECONDS"] {
-            guard let seconds = Int(text), (1...60).contains(seconds) else { throw ValidationError("PROFFER_WEBHOOK_TIMEOUT_SECONDS must be 1 to 60") }
-            configuration.webhookTimeoutSeconds = seconds
-        }
-        if let text = environment["PROFFER_WEBHOOK_POLL_MS"] {
-            guard let millis = Int(text), (10...60_000).contains(millis) else { throw ValidationError("PROFFER_WEBHOOK_POLL_MS must be 10 to 60000") }
-            configuration.webhookPollMilliseconds = millis
-        }
+        configuration.expirySweepSeconds = try Self.integer("PROFFER_EXPIRY_SWEEP_SECONDS", in: 1...3600, environment) ?? configuration.expirySweepSeconds
+        configuration.closureSweepSeconds = try Self.integer("PROFFER_CLOSURE_SWEEP_SECONDS", in: 1...3600, environment) ?? configuration.closureSweepSeconds
+        configuration.operatorFeeBasisPoints = try Self.integer("PROFFER_OPERATOR_FEE_BPS", in: 0...10_000, environment, unit: " basis points")
+            ?? configuration.operatorFeeBasisPoints
+        configuration.chargeIntervalSeconds = try Self.integer("PROFFER_CHARGE_INTERVAL_SECONDS", in: 1...86_400, environment)
+            ?? configuration.chargeIntervalSeconds
+        configuration.webhookTimeoutSeconds = try Self.integer("PROFFER_WEBHOOK_TIMEOUT_SECONDS", in: 1...60, environment) ?? configuration.webhookTimeoutSeconds
+        configuration.webhookPollMilliseconds = try Self.integer("PROFFER_WEBHOOK_POLL_MS", in: 10...60_000, environment) ?? configuration.webhookPollMilliseconds
         if let text = environment["PROFFER_WEBHOOK_RETRY_SCHEDULE"] {
             guard let schedule = RetrySchedule(parsing: text), schedule.delaysSeconds.count <= 50 else {
                 throw ValidationError("PROFFER_WEBHOOK_RETRY_SCHEDULE must be 1 to 50 comma-separated positive numbers of seconds, e.g. 5,300,1800")
             }
             configuration.webhookRetrySchedule = schedule
         }
-        if let text = environment["PROFFER_DIRECTORY_MAX_AGE_SECONDS"] {
-            guard let seconds = Int(text), (0...3600).contains(seconds) else { throw ValidationError("PROFFER_DIRECTORY_MAX_AGE_SECONDS must be 0 to 3600") }
-            configuration.directoryMaxAgeSeconds = seconds
-        }
-        if let text = environment["PROFFER_DISCLOSURE_CACHE_PEOPLE"] {
-            guard let people = Int(text), (0...10_000_000).contains(people) else {
-                throw ValidationError("PROFFER_DISCLOSURE_CACHE_PEOPLE must be 0 (keep no decrypted values) to 10000000")
-            }
-            configuration.disclosureCachePeople = people
-        }
+        configuration.directoryMaxAgeSeconds = try Self.integer("PROFFER_DIRECTORY_MAX_AGE_SECONDS", in: 0...3600, environment)
+            ?? configuration.directoryMaxAgeSeconds
+        configuration.disclosureCachePeople = try Self.integer("PROFFER_DISCLOSURE_CACHE_PEOPLE", in: 0...10_000_000, environment,
+                                                               unit: " (0 keeps no decrypted values)") ?? configuration.disclosureCachePeople
         configuration.webhookAllowPrivateTargets = try Self.flag("PROFFER_WEBHOOK_ALLOW_PRIVATE", environment) ?? configuration.webhookAllowPrivateTargets
         configuration.webhookAllowHTTP = try Self.flag("PROFFER_WEBHOOK_ALLOW_HTTP", environment) ?? configuration.webhookAllowHTTP
         return configuration
+    }
+
+    /// A whole-number environment variable within `range`; nil when unset. Out of range or not a number is refused
+    /// with "NAME must be LOW to HIGH" and `unit`.
+    static func integer(_ name: String, in range: ClosedRange<Int>, _ environment: [String: String], unit: String = "") throws -> Int? {
+        guard let text = environment[name] else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw ValidationError("\(name) must be \(range.lowerBound) to \(range.upperBound)\(unit)")
+        }
+        return value
     }
 
     /// A yes/no environment variable: 1/true/yes or 0/false/no; nil when unset.
